@@ -1,0 +1,101 @@
+"""Hidden tests as data: cases drawn from a seed, a probe, and a judge.
+
+A hidden test is split in three so that the grade never depends on code the
+student can tamper with:
+
+* ``cases(rng)`` draws inputs from a seeded generator.  The grader picks a
+  fresh seed for every run, so knowing the test code does not reveal the
+  inputs;
+* ``probe(namespace, case)`` runs in the student's kernel: it calls the
+  student's code on one case and returns plain data (arrays, numbers,
+  strings) -- outputs, call counts, whether an input was modified;
+* ``judge(case, observed)`` compares that data with the truth (JAX in
+  float64, or the reference solution) and returns a :class:`Comparison`.
+
+In a notebook (Colab, JupyterLab, plain ``nbgrader autograde``) all three
+run in the kernel and a failure raises :class:`course.checks.CheckFailed`.
+The grading pipeline runs only the probes inside the sandbox and judges the
+recorded data in its own, trusted process.
+"""
+
+from __future__ import annotations
+
+import os
+import zlib
+from typing import Any
+
+import numpy as np
+
+from course.checks import Comparison
+
+DEFAULT_SEED = 20261126
+SEED_VARIABLE = "COURSE_GRADING_SEED"
+
+
+def seed_for(exercise: str, base: int | None = None) -> int:
+    """The seed of one exercise's cases: the run's base seed mixed with the exercise's name."""
+    if base is None:
+        base = int(os.environ.get(SEED_VARIABLE, DEFAULT_SEED))
+    return (base * 1_000_003 + zlib.crc32(exercise.encode())) % 2**63
+
+
+class Exercise:
+    """One graded exercise; subclasses define ``name``, ``cases``, ``probe`` and ``judge``."""
+
+    name: str = ""
+    description: str = ""
+
+    def cases(self, rng: np.random.Generator) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def probe(self, namespace: dict, case: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def judge(self, case: dict[str, Any], observed: dict[str, Any]) -> Comparison:
+        raise NotImplementedError
+
+    def student(self, namespace: dict, name: str | None = None):
+        """The student's object called ``name`` (default: the exercise's), with a clear error if missing."""
+        name = name or self.name
+        if name not in namespace:
+            raise NameError(f"`{name}` is not defined: run the cell that defines it (and the cells above it)")
+        return namespace[name]
+
+
+def observe(exercise: Exercise, namespace: dict, case: dict) -> dict[str, Any]:
+    """Run one probe; an exception in the student's code becomes data, not a crash."""
+    try:
+        return exercise.probe(namespace, case)
+    except Exception as exc:  # the student's code may raise anything
+        return {"error": f"{type(exc).__name__}: {exc}"}
+
+
+def judge_all(exercise: Exercise, cases: list[dict], observations: list[dict]) -> Comparison:
+    """Judge every case; the exercise passes only if every case passes."""
+    for number, (case, observed) in enumerate(zip(cases, observations), start=1):
+        if "error" in observed:
+            verdict = Comparison(False, f"your code raised {observed['error']}")
+        else:
+            try:
+                verdict = exercise.judge(case, observed)
+            except Exception as exc:  # malformed observations: wrong type, wrong keys
+                verdict = Comparison(False, f"your answer could not be checked ({type(exc).__name__}: {exc})")
+        if not verdict.ok:
+            where = describe(case)
+            return Comparison(False, f"Hidden test {number} of {len(cases)} for `{exercise.name}` failed"
+                              f"{' (' + where + ')' if where else ''}:\n{verdict.message}",
+                              diagnosis=verdict.diagnosis)
+    return Comparison(True, f"`{exercise.name}`: all {len(cases)} hidden tests passed.")
+
+
+def describe(case: dict) -> str:
+    """A short, student-readable description of a case's inputs."""
+    parts = []
+    for key, value in case.items():
+        if isinstance(value, np.ndarray):
+            parts.append(f"{key}: array of shape {value.shape}")
+        elif isinstance(value, (int, float, str)):
+            parts.append(f"{key}={value!r}")
+        else:
+            parts.append(f"{key}={value!r}")
+    return ", ".join(parts)

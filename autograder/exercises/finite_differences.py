@@ -1,0 +1,176 @@
+"""Hidden tests of assignment 01_finite_differences."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from autograder.exercises.base import Exercise
+from course import oracle
+from course.checks import Comparison, compare
+from course.counting import Counted
+from course.problems import SmoothProblem, lecture_loss, random_point, wiggly
+
+FORWARD_EPS, CENTRAL_EPS, COMPLEX_H = 1e-7, 1e-5, 1e-20
+
+
+def _problems(rng):
+    """Three random problems: small, medium with a large scale, larger with a small scale."""
+    return [SmoothProblem(rng, d, scale) for d, scale in [(3, 1.0), (6, 40.0), (9, 0.05)]]
+
+
+class _GradientEstimate(Exercise):
+    """Shared by the three estimators: same cases and probe, their own tolerance, cost and hints."""
+
+    step: float
+    rtol: float
+    why_rtol: str
+    expected_calls: staticmethod
+    cost_text: str
+    hints: dict
+
+    def cases(self, rng):
+        return [{"f": p, "w": random_point(rng, p.d), "step": self.step} for p in _problems(rng)]
+
+    def probe(self, namespace, case):
+        f = Counted(case["f"], name="f")
+        w = case["w"].copy()
+        estimate = self.student(namespace)(f, w, case["step"])
+        return {"gradient": estimate, "calls": f.calls, "w_unchanged": bool(np.array_equal(w, case["w"]))}
+
+    def judge(self, case, observed):
+        if not observed["w_unchanged"]:
+            return Comparison(False, f"`{self.name}` changed its argument w in place; "
+                              "perturb a copy (w + step) so the caller's w stays as it was.")
+        comparison = compare(observed["gradient"], oracle.gradient(case["f"], case["w"]), rtol=self.rtol,
+                             name="the gradient estimate", meaning="one partial derivative per entry of w",
+                             hints=self.hints)
+        if not comparison.ok:
+            comparison.message += f"\n  (why this tolerance: {self.why_rtol})"
+            return comparison
+        d = len(case["w"])
+        if observed["calls"] != self.expected_calls(d):
+            return Comparison(False, f"`{self.name}` called f {observed['calls']} times for d = {d}; "
+                              f"it should call it exactly {self.expected_calls(d)} times ({self.cost_text}).",
+                              diagnosis="wrong number of function calls")
+        return comparison
+
+
+class ForwardDifference(_GradientEstimate):
+    name = "forward_difference"
+    step, rtol = FORWARD_EPS, 1e-4
+    why_rtol = "a forward difference with eps = 1e-7 is accurate to about 1e-7 relative; 1e-4 leaves margin"
+    expected_calls = staticmethod(lambda d: d + 1)
+    cost_text = "f(w) once, shared by all coordinates, plus one call per coordinate"
+    hints = {"you did not divide the difference by eps": FORWARD_EPS,
+             "the difference is taken the wrong way round, f(w) - f(w + eps e_k)": -1.0}
+
+
+class CentralDifference(_GradientEstimate):
+    name = "central_difference"
+    step, rtol = CENTRAL_EPS, 1e-7
+    why_rtol = "a central difference with eps = 1e-5 is accurate to about 1e-10 relative; 1e-7 leaves margin"
+    expected_calls = staticmethod(lambda d: 2 * d)
+    cost_text = "two calls per coordinate: f(w + eps e_k) and f(w - eps e_k)"
+    hints = {"you divided by eps instead of 2 eps": 2.0,
+             "you divided by 2 but not by eps": 1 / CENTRAL_EPS}
+
+
+class ComplexStep(_GradientEstimate):
+    name = "complex_step"
+    step, rtol = COMPLEX_H, 1e-10
+    why_rtol = "the complex step has no cancellation: it is accurate to about 1e-16 relative"
+    expected_calls = staticmethod(lambda d: d)
+    cost_text = "one complex evaluation per coordinate"
+    hints = {"you did not divide the imaginary part by h": COMPLEX_H}
+
+
+class LectureGradient(Exercise):
+    name = "lecture_gradient"
+
+    def cases(self, rng):
+        return [{"w": np.array([rng.uniform(1.2, 5.0), rng.uniform(0.3, 4.0)])} for _ in range(4)]
+
+    def probe(self, namespace, case):
+        return {"gradient": self.student(namespace)(case["w"].copy())}
+
+    def judge(self, case, observed):
+        w1, w2 = case["w"]
+        direct_route_only = np.array([w2 / w1, np.log(w1)])  # dL/dv2 taken as 1
+        return compare(observed["gradient"], oracle.gradient(lecture_loss, case["w"]),
+                       name="your gradient of L", meaning="(dL/dw1, dL/dw2)",
+                       hints={"dL/dw1 and dL/dw2 are swapped": lambda e: e[::-1],
+                              "v2 reaches L twice, directly and through v3 = sqrt(v2); you left out "
+                              "the route through v3": lambda e: direct_route_only})
+
+
+def _expected_errors(f, w, steps, method):
+    from autograder.reference.finite_differences import step_size_errors
+    return step_size_errors(f, lambda x: oracle.gradient(f, x), w, steps, method)
+
+
+ERROR_FLOOR = 1e-15  # below this a relative error is round-off noise around zero
+
+
+class StepSizeErrors(Exercise):
+    name = "step_size_errors"
+
+    def cases(self, rng):
+        problem = SmoothProblem(rng, 4, scale=30.0)
+        point = random_point(rng, 4)
+        steps = np.logspace(-13, -1, 13)
+        return [{"f": f, "w": w, "steps": steps, "method": method}
+                for f, w in [(wiggly, np.array([1.5])), (problem, point)]
+                for method in ("forward", "central", "complex")]
+
+    def probe(self, namespace, case):
+        f = case["f"]
+        errors = self.student(namespace)(f, lambda x: oracle.gradient(f, x), case["w"].copy(),
+                                         case["steps"].copy(), case["method"])
+        return {"errors": errors}
+
+    def judge(self, case, observed):
+        expected = _expected_errors(case["f"], case["w"], case["steps"], case["method"])
+        actual = np.asarray(observed["errors"], dtype=float)
+        if actual.shape != expected.shape:
+            return compare(actual, expected, name="the list of errors", meaning="one error per step size")
+        # Round-off makes the exact digits depend on how the estimate is
+        # computed, so errors are compared in decades: within a factor of 10.
+        def decades(e):
+            return np.log10(np.maximum(np.abs(e), ERROR_FLOOR))
+        norm = np.linalg.norm(oracle.gradient(case["f"], case["w"]))
+        result = compare(decades(actual), decades(expected), rtol=0.0, atol=1.0,
+                         name=f"log10 of the {case['method']} errors", meaning="one error per step size",
+                         hints={"you returned the absolute error; divide by the norm of the exact gradient":
+                                lambda e: e + np.log10(norm)})
+        return result
+
+
+class BestSteps(Exercise):
+    name = "best_steps"
+
+    def cases(self, rng):
+        return [{"method": m} for m in ("forward", "central", "complex")]
+
+    def probe(self, namespace, case):
+        return {"step": float(self.student(namespace)[case["method"]])}
+
+    def judge(self, case, observed):
+        h = observed["step"]
+        method = case["method"]
+        if not (np.isfinite(h) and h > 0):
+            return Comparison(False, f"best_steps[{method!r}] = {h!r}: a step size must be a positive number")
+        w = np.array([1.5])
+        grid = np.logspace(-20, -1, 77)
+        errors = _expected_errors(wiggly, w, grid, method)
+        best = grid[np.argmin(errors)]
+        (error_at_h,) = _expected_errors(wiggly, w, [h], method)
+        # Within a decade of the optimum, or anywhere on a flat optimum (the complex step).
+        if abs(np.log10(h) - np.log10(best)) <= 1 or error_at_h <= 2 * errors.min() + ERROR_FLOOR:
+            return Comparison(True, f"{method}: h = {h:.0e} is a good step")
+        return Comparison(False, f"best_steps[{method!r}] = {h:.1e} gives a relative error of {error_at_h:.1e}; "
+                          "read the minimum off your plot: a step within a factor of 10 of the best one "
+                          "is accepted.")
+
+
+EXERCISES = [LectureGradient(), ForwardDifference(), CentralDifference(), ComplexStep(),
+             StepSizeErrors(), BestSteps()]

@@ -1,0 +1,61 @@
+"""Count calls, so that tests can grade an algorithm's *cost* and not only its values.
+
+A forward-difference gradient that calls ``f`` 2d times instead of d + 1 has
+the right values and the wrong algorithm; only a count shows it.
+
+``Counted(f)`` wraps a function and counts its calls.  It also refuses to be
+differentiated by JAX: an exercise that asks for finite differences passes a
+``Counted`` function, and a solution that calls ``jax.grad`` on it gets a
+message that says so instead of a confusing tracer error.
+
+``count_calls(module, "name")`` temporarily replaces ``module.name`` by a
+counting wrapper, to count a primitive (say ``scipy.linalg.lu_factor``) used
+*inside* a student's code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Callable, Iterator
+
+
+class ForbiddenDifferentiation(TypeError):
+    """Raised when an exercise's function is handed to an AD system."""
+
+
+def _is_jax_tracer(x) -> bool:
+    return type(x).__module__.startswith("jax") and "Tracer" in type(x).__name__
+
+
+class Counted:
+    """A function wrapper that counts its calls (``.calls``)."""
+
+    def __init__(self, f: Callable, *, forbid_ad: bool = True, name: str | None = None):
+        self.f = f
+        self.calls = 0
+        self.forbid_ad = forbid_ad
+        self.name = name or getattr(f, "__name__", "f")
+        self.__doc__ = getattr(f, "__doc__", None)
+
+    def __call__(self, *args, **kwargs):
+        if self.forbid_ad and any(_is_jax_tracer(a) for a in args):
+            raise ForbiddenDifferentiation(
+                f"{self.name} was called with a JAX tracer: this exercise asks you to compute the "
+                "derivative yourself, without jax.grad / jax.jvp / jax.vjp or any AD library.")
+        self.calls += 1
+        return self.f(*args, **kwargs)
+
+    def reset(self) -> None:
+        self.calls = 0
+
+
+@contextlib.contextmanager
+def count_calls(owner, attribute: str) -> Iterator[Counted]:
+    """Count calls of ``owner.attribute`` (a module function or a method) inside the block."""
+    original = getattr(owner, attribute)
+    counted = Counted(original, forbid_ad=False, name=attribute)
+    setattr(owner, attribute, counted)
+    try:
+        yield counted
+    finally:
+        setattr(owner, attribute, original)

@@ -1,0 +1,27 @@
+"""What every notebook's first cell calls: the same environment on a laptop, on Colab and in the grader."""
+
+from __future__ import annotations
+
+import os
+
+
+def setup(*, quiet: bool = False) -> None:
+    """Prepare this kernel for the course.
+
+    * JAX computes in float64 (the checks compare to 1e-6; float32 and the
+      TF32 matrix products of GPUs are good to about 1e-3 only);
+    * JAX stays on the CPU unless told otherwise, which also keeps it from
+      printing a warning on stderr (nbgrader scores a cell that writes to
+      stderr as 0).
+    """
+    os.environ.setdefault("JAX_PLATFORMS", "cpu")
+    from course import oracle
+    oracle.enable_float64()
+    if not quiet and not is_grading():
+        import jax
+        print(f"course ready: JAX {jax.__version__} on {jax.default_backend()}, float64 enabled")
+
+
+def is_grading() -> bool:
+    """True while nbgrader autogrades or validates: illustrations may then do less work."""
+    return os.environ.get("NBGRADER_EXECUTION") == "autograde" or bool(os.environ.get("NBGRADER_VALIDATING"))

@@ -1,0 +1,27 @@
+"""nbgrader configuration: the repository root is the course directory."""
+
+import os
+
+from nbgrader.preprocessors import ClearHiddenTests, ClearMarkScheme, GetGrades
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+
+c = get_config()  # noqa: F821 (provided by nbgrader)
+
+c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
+c.CourseDirectory.course_id = "autodiff"
+
+# Feedback must never show the hidden tests (by default nbgrader includes them, #917).
+c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, ClearMarkScheme, CSSHTMLHeaderPreprocessor]
+
+# nbgrader scores a test cell 0 if it wrote *anything* to stderr.  A correct answer that triggers a
+# NumPy/JAX warning must keep its points, so stderr output that is a warning is dropped before scoring.
+# Both keys are needed: the pattern alone does nothing.
+c.IgnorePattern.pattern = r"(?i)warning"
+c.IgnorePattern.enabled = True
+
+# A cell that runs longer than this is interrupted (an infinite loop costs 60 s, not forever).
+c.Execute.timeout = 60
+c.Execute.allow_errors = True
+
+# Files copied along with the notebook when building the student version: none (data is generated).
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback"]
