@@ -41,6 +41,12 @@ def solutions(assignment: str, course: Path = ROOT) -> dict[str, str]:
     return {grade_id(c): strip_markers(c.source) for c in nb.cells if is_solution(c)}
 
 
+def written_answers(assignment: str, course: Path = ROOT) -> list[str]:
+    """grade_ids of the answers written in prose (markdown solution cells, graded by hand)."""
+    nb = nbformat.read(notebook_path(assignment, "source", course), as_version=4)
+    return [grade_id(c) for c in nb.cells if is_solution(c) and c.cell_type == "markdown"]
+
+
 def fill(release_notebook: Path, answers: dict[str, str]):
     """The release notebook with some solution cells replaced by ``answers`` (grade_id -> source)."""
     nb = nbformat.read(release_notebook, as_version=4)

@@ -122,13 +122,15 @@ def _diagnose(actual: np.ndarray, expected: np.ndarray, rtol: float,
             return text
     # Proportional to the right answer with some other factor: a forgotten
     # division by a step size, a wrong normalisation, ...
+    # (Needs two nonzero entries: any wrong number is "proportional" to a single one.)
     e, a = expected.ravel(), actual.ravel()
     factor = float(np.dot(a, e) / np.dot(e, e))
-    if factor != 0 and np.isfinite(factor) and not np.isclose(factor, 1.0, rtol=10 * rtol):
+    if (np.count_nonzero(e) >= 2 and factor != 0 and np.isfinite(factor)
+            and not np.isclose(factor, 1.0, rtol=10 * rtol)):
         residual = np.max(np.abs(a - factor * e)) / max(np.max(np.abs(a)), 1e-300)
         if residual <= 10 * rtol:
             return (f"your answer is the right one multiplied by {factor:.3g} "
-                    "(a missing or extra constant factor, e.g. a step size not divided out?)")
+                    "(a constant factor is missing or extra)")
     return None
 
 
@@ -309,9 +311,27 @@ def check_vjp(vjp_fn, f, *primals, seed: int = 0, rtol: float = EXACT_RTOL, hint
     v = random_like(rng, tuple(primals))
     _, jv = oracle.jvp(f, primals, v)
     lhs = _dot(u, jv)
-    rhs = _dot(tuple(np.asarray(g, dtype=np.float64) for g in got), v)
-    assert_close(rhs, lhs, name="<J^T u, v> (dot-product test against <u, J v>)", rtol=rtol)
+    # Pair the answer's arrays with v's the way compare walked them (the primals may be
+    # dicts or tuples), and allow the error that the entries' tolerance adds up to: a
+    # float32 answer gets FLOAT32_RTOL here too, and cancellation in the sum is no fault.
+    pairs = [(np.real(g), w) for g, w in zip(_leaves_like(got, expected), _leaves_like(v, expected))]
+    if any(np.issubdtype(g.dtype, np.floating) and np.finfo(g.dtype).bits < 64 for g, _ in pairs):
+        rtol = max(rtol, FLOAT32_RTOL)
+    pairs = [(g.astype(np.float64), np.asarray(w, dtype=np.float64)) for g, w in pairs]
+    rhs = float(sum(np.vdot(g, w) for g, w in pairs))
+    bound = float(sum(np.vdot(np.abs(g) + np.max(np.abs(g), initial=0.0), np.abs(w)) for g, w in pairs))
+    assert_close(rhs, lhs, name="<J^T u, v> (dot-product test against <u, J v>)", rtol=rtol,
+                 atol=rtol * bound + ATOL_FLOOR)
     return comparison
+
+
+def _leaves_like(tree, like) -> list[np.ndarray]:
+    """The arrays of ``tree``, walked like :func:`compare` walks ``like`` (dict keys, then positions)."""
+    if isinstance(like, Mapping):
+        return [leaf for k in like for leaf in _leaves_like(tree[k], like[k])]
+    if isinstance(like, (tuple, list)):
+        return [leaf for t, e in zip(tree, like) for leaf in _leaves_like(t, e)]
+    return [np.asarray(tree)]
 
 
 def _dot(a, b) -> float:

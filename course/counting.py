@@ -16,6 +16,8 @@ counting wrapper, to count a primitive (say ``scipy.linalg.lu_factor``) used
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
 from typing import Callable, Iterator
 
 
@@ -24,6 +26,10 @@ class ForbiddenDifferentiation(TypeError):
 
 
 def _is_jax_tracer(x) -> bool:
+    if isinstance(x, (tuple, list)):  # f((a, b)) or f({"W": W}): look inside
+        return any(_is_jax_tracer(item) for item in x)
+    if isinstance(x, dict):
+        return any(_is_jax_tracer(item) for item in x.values())
     return type(x).__module__.startswith("jax") and "Tracer" in type(x).__name__
 
 
@@ -38,7 +44,7 @@ class Counted:
         self.__doc__ = getattr(f, "__doc__", None)
 
     def __call__(self, *args, **kwargs):
-        if self.forbid_ad and any(_is_jax_tracer(a) for a in args):
+        if self.forbid_ad and _is_jax_tracer((args, kwargs)):
             raise ForbiddenDifferentiation(
                 f"{self.name} was called with a JAX tracer: this exercise asks you to compute the "
                 "derivative yourself, without jax.grad / jax.jvp / jax.vjp or any AD library.")
@@ -52,10 +58,30 @@ class Counted:
 @contextlib.contextmanager
 def count_calls(owner, attribute: str) -> Iterator[Counted]:
     """Count calls of ``owner.attribute`` (a module function or a method) inside the block."""
-    original = getattr(owner, attribute)
-    counted = Counted(original, forbid_ad=False, name=attribute)
-    setattr(owner, attribute, counted)
+    own = getattr(owner, "__dict__", {}).get(attribute, _MISSING)
+    if isinstance(owner, type):  # a class: keep methods bound, static and class methods as they were
+        raw = inspect.getattr_static(owner, attribute)
+        if isinstance(raw, (staticmethod, classmethod)):
+            counted = Counted(raw.__func__, forbid_ad=False, name=attribute)
+            replacement = type(raw)(counted)
+        elif inspect.isfunction(raw):
+            counted = Counted(raw, forbid_ad=False, name=attribute)
+
+            @functools.wraps(raw)
+            def replacement(*args, **kwargs):  # a function, so that instance.attribute binds self
+                return counted(*args, **kwargs)
+        else:
+            counted = replacement = Counted(getattr(owner, attribute), forbid_ad=False, name=attribute)
+    else:
+        counted = replacement = Counted(getattr(owner, attribute), forbid_ad=False, name=attribute)
+    setattr(owner, attribute, replacement)
     try:
         yield counted
     finally:
-        setattr(owner, attribute, original)
+        if own is _MISSING:  # it came from the class or a base class: uncover it again
+            delattr(owner, attribute)
+        else:
+            setattr(owner, attribute, own)
+
+
+_MISSING = object()

@@ -17,6 +17,7 @@ def setup(*, quiet: bool = False) -> None:
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
     from course import oracle
     oracle.enable_float64()
+    show_failed_checks_as_messages()
     if not quiet and not is_grading():
         import jax
         print(f"course ready: JAX {jax.__version__} on {jax.default_backend()}, float64 enabled")
@@ -25,3 +26,27 @@ def setup(*, quiet: bool = False) -> None:
 def is_grading() -> bool:
     """True while nbgrader autogrades or validates: illustrations may then do less work."""
     return os.environ.get("NBGRADER_EXECUTION") == "autograde" or bool(os.environ.get("NBGRADER_VALIDATING"))
+
+
+def show_failed_checks_as_messages() -> None:
+    """In IPython, show a failed check as its message alone, without a traceback.
+
+    A failed check is feedback, not a crash: the traceback would only point
+    into the course package (and, under grading, at test code).  The cell
+    still ends in an error, so nbgrader still scores it 0.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    from course.checks import CheckFailed
+
+    def show(shell, etype, value, tb, tb_offset=None):
+        structured = [f"\x1b[0;31m{etype.__name__}\x1b[0m: {value}"]
+        shell._showtraceback(etype, value, structured)
+        return structured
+
+    shell.set_custom_exc((CheckFailed,), show)

@@ -94,8 +94,8 @@ def describe(case: dict) -> str:
     for key, value in case.items():
         if isinstance(value, np.ndarray):
             parts.append(f"{key}: array of shape {value.shape}")
-        elif isinstance(value, (int, float, str)):
-            parts.append(f"{key}={value!r}")
+        elif callable(value) and hasattr(value, "__name__") and not hasattr(value, "d"):
+            parts.append(f"{key}={value.__name__}")
         else:
             parts.append(f"{key}={value!r}")
     return ", ".join(parts)

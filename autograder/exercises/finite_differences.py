@@ -109,40 +109,77 @@ def _expected_errors(f, w, steps, method):
 
 
 ERROR_FLOOR = 1e-15  # below this a relative error is round-off noise around zero
+ESTIMATORS = {"forward": "forward_difference", "central": "central_difference", "complex": "complex_step"}
+ORDER = {"forward": 1, "central": 2, "complex": 3}
 
 
 class StepSizeErrors(Exercise):
+    """Graded on its own, independent of the student's estimators.
+
+    While the probe runs, the student's three estimators are replaced by
+    stand-ins that return the exact gradient plus a known error
+    ``h**order * direction``; the relative errors the function must then
+    report are known exactly.  A mistake in ``forward_difference`` thus
+    costs points once, not twice.  (A solution that does not call the
+    estimators by name is graded on the real errors instead, to within a
+    decade.)
+    """
+
     name = "step_size_errors"
 
     def cases(self, rng):
         problem = SmoothProblem(rng, 4, scale=30.0)
-        point = random_point(rng, 4)
-        steps = np.logspace(-13, -1, 13)
-        return [{"f": f, "w": w, "steps": steps, "method": method}
-                for f, w in [(wiggly, np.array([1.5])), (problem, point)]
+        return [{"f": f, "w": w, "steps": np.logspace(-8, -1, 8), "method": method,
+                 "direction": rng.standard_normal(len(w))}
+                for f, w in [(wiggly, np.array([1.5])), (problem, random_point(rng, 4))]
                 for method in ("forward", "central", "complex")]
 
     def probe(self, namespace, case):
-        f = case["f"]
-        errors = self.student(namespace)(f, lambda x: oracle.gradient(f, x), case["w"].copy(),
-                                         case["steps"].copy(), case["method"])
-        return {"errors": errors}
+        f, exact = case["f"], oracle.gradient(case["f"], case["w"])
+        calls = []
+
+        def stand_in(method):
+            def estimate(f_, w_, h):
+                calls.append(method)
+                return exact + h ** ORDER[method] * case["direction"]
+            return estimate
+
+        saved = {name: namespace.get(name) for name in ESTIMATORS.values()}
+        namespace.update({name: stand_in(method) for method, name in ESTIMATORS.items()})
+        try:
+            errors = self.student(namespace)(f, lambda x: oracle.gradient(f, x), case["w"].copy(),
+                                             case["steps"].copy(), case["method"])
+        finally:
+            namespace.update(saved)
+        if not calls:  # estimators written inline: fall back to the real errors
+            errors = self.student(namespace)(f, lambda x: oracle.gradient(f, x), case["w"].copy(),
+                                             case["steps"].copy(), case["method"])
+        return {"errors": errors, "stand_ins_called": sorted(set(calls))}
 
     def judge(self, case, observed):
-        expected = _expected_errors(case["f"], case["w"], case["steps"], case["method"])
+        method, steps, w, f = case["method"], case["steps"], case["w"], case["f"]
+        norm = np.linalg.norm(oracle.gradient(f, w))
+        if observed["stand_ins_called"]:
+            if observed["stand_ins_called"] != [method]:
+                return Comparison(False, f"for method={method!r} your function called the estimator(s) of "
+                                  f"{observed['stand_ins_called']}: pick the one that matches `method`")
+            expected = steps ** ORDER[method] * np.linalg.norm(case["direction"]) / norm
+            return compare(observed["errors"], expected, name=f"the {method} errors",
+                           meaning="one relative error per step size",
+                           hints={"you returned the absolute error; divide by the norm of the exact gradient":
+                                  norm})
+        # Inline estimators: real errors, compared in decades since round-off digits vary.
+        expected = _expected_errors(f, w, steps, method)
         actual = np.asarray(observed["errors"], dtype=float)
         if actual.shape != expected.shape:
             return compare(actual, expected, name="the list of errors", meaning="one error per step size")
-        # Round-off makes the exact digits depend on how the estimate is
-        # computed, so errors are compared in decades: within a factor of 10.
+
         def decades(e):
             return np.log10(np.maximum(np.abs(e), ERROR_FLOOR))
-        norm = np.linalg.norm(oracle.gradient(case["f"], case["w"]))
-        result = compare(decades(actual), decades(expected), rtol=0.0, atol=1.0,
-                         name=f"log10 of the {case['method']} errors", meaning="one error per step size",
-                         hints={"you returned the absolute error; divide by the norm of the exact gradient":
-                                lambda e: e + np.log10(norm)})
-        return result
+        return compare(decades(actual), decades(expected), rtol=0.0, atol=1.0,
+                       name=f"log10 of the {method} errors", meaning="one error per step size",
+                       hints={"you returned the absolute error; divide by the norm of the exact gradient":
+                              lambda e: e + np.log10(norm)})
 
 
 class BestSteps(Exercise):

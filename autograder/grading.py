@@ -1,0 +1,82 @@
+"""Grading with real nbgrader and its SQLite gradebook, and reading the results back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from autograder import course_dir
+
+
+@dataclass
+class CellResult:
+    grade_id: str
+    score: float | None
+    max_score: float
+    needs_manual_grade: bool
+    message: str = ""
+
+
+@dataclass
+class SubmissionResult:
+    student: str
+    assignment: str
+    score: float
+    max_score: float
+    cells: dict[str, CellResult] = field(default_factory=dict)
+    status: str = "graded"
+
+
+def build(course: Path, assignment: str) -> None:
+    """``nbgrader generate_assignment``: release/ from source/, and the gradebook's copy of the tests."""
+    result = course_dir.api(course).generate_assignment(assignment, force=True, create=True)
+    if not result["success"]:
+        raise RuntimeError(f"building {assignment} failed:\n{result.get('error') or result.get('log')}")
+
+
+def autograde(course: Path, assignment: str, students: list[str]) -> dict[str, dict]:
+    """Autograde each student's submission with nbgrader (one API object, no process start per student)."""
+    api = course_dir.api(course)
+    return {student: api.autograde(assignment, student, force=True, create=True) for student in students}
+
+
+def generate_feedback(course: Path, assignment: str) -> None:
+    result = course_dir.api(course).generate_feedback(assignment, force=True)
+    if not result["success"]:
+        raise RuntimeError(f"feedback for {assignment} failed:\n{result.get('error') or result.get('log')}")
+
+
+def failure_messages(notebook: Path) -> dict[str, str]:
+    """``grade_id -> error message`` for every graded cell of an autograded notebook that failed."""
+    nb = nbformat.read(notebook, as_version=4)
+    messages = {}
+    for cell in nb.cells:
+        gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        if not gid or cell.cell_type != "code":
+            continue
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                messages[gid] = f"{output.get('ename')}: {output.get('evalue')}"
+    return messages
+
+
+def results(course: Path, assignment: str) -> dict[str, SubmissionResult]:
+    """Every graded submission of ``assignment``, read from the gradebook."""
+    from nbgrader.api import Gradebook
+
+    course = Path(course)
+    out = {}
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        for submission in gb.assignment_submissions(assignment):
+            student = submission.student.id
+            result = SubmissionResult(student, assignment, submission.score, submission.max_score)
+            for notebook in submission.notebooks:
+                path = course / "autograded" / student / assignment / f"{notebook.name}.ipynb"
+                messages = failure_messages(path) if path.exists() else {}
+                for grade in notebook.grades:
+                    result.cells[grade.name] = CellResult(grade.name, grade.score, grade.max_score,
+                                                          grade.needs_manual_grade, messages.get(grade.name, ""))
+            out[student] = result
+    return out

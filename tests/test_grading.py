@@ -1,0 +1,109 @@
+"""Grading is proven end to end: real `nbgrader autograde`, real kernels, a real SQLite gradebook.
+
+A temporary course gets the reference answers, the blank release notebook,
+every catalogued mistake, and a correct answer that prints a warning.  Each
+must score exactly what is asserted here, and a lost exercise must come
+with feedback that names the mistake.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder import course_dir, demo, grading, notebooks
+from autograder.mistakes import catalogue
+from conftest import ROOT
+
+ASSIGNMENT = "01_finite_differences"
+MANUAL = {"cost_written_answer"}
+
+WARNS_BUT_CORRECT = '''
+import warnings
+
+def forward_difference(f, w, eps):
+    warnings.warn("this warning must not cost any points")
+    f0 = f(w)
+    grad = np.zeros(len(w))
+    for k in range(len(w)):
+        step = np.zeros(len(w))
+        step[k] = eps
+        grad[k] = (f(w + step) - f0) / eps
+    return grad
+'''
+
+
+def _nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
+    bin_dir = str(Path(sys.executable).parent)
+    env = dict(os.environ, PATH=bin_dir + os.pathsep + os.environ["PATH"], PYTHONPATH=str(ROOT),
+               JAX_PLATFORMS="cpu")
+    return subprocess.run([str(Path(bin_dir) / "nbgrader"), *args], cwd=course, env=env,
+                          capture_output=True, text=True, timeout=900)
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    course = course_dir.make_copy(tmp_path_factory.mktemp("class") / "course")
+    build = _nbgrader(course, "generate_assignment", ASSIGNMENT, "--force")
+    assert build.returncode == 0, build.stderr
+    submissions = demo.demo_submissions(ASSIGNMENT, course)
+    release = notebooks.notebook_path(ASSIGNMENT, "release", course)
+    submissions["warns_but_correct"] = notebooks.fill(
+        release, {**notebooks.solutions(ASSIGNMENT, course), "forward_difference": WARNS_BUT_CORRECT})
+    demo.write_submissions(course, ASSIGNMENT, submissions)
+    run = _nbgrader(course, "autograde", ASSIGNMENT, "--force")
+    assert run.returncode == 0, run.stderr[-3000:]
+    feedback = _nbgrader(course, "generate_feedback", ASSIGNMENT, "--force")
+    assert feedback.returncode == 0, feedback.stderr[-3000:]
+    return course, grading.results(course, ASSIGNMENT)
+
+
+def _auto_cells(result):
+    return {gid: c for gid, c in result.cells.items() if gid not in MANUAL}
+
+
+def test_reference_solution_gets_every_automatic_point(graded):
+    _, results = graded
+    cells = _auto_cells(results["correct"])
+    assert cells and all(c.score == c.max_score for c in cells.values()), \
+        {g: (c.score, c.message) for g, c in cells.items()}
+    assert results["correct"].cells["cost_written_answer"].needs_manual_grade
+
+
+def test_a_warning_on_stderr_costs_nothing(graded):
+    _, results = graded
+    cells = _auto_cells(results["warns_but_correct"])
+    assert all(c.score == c.max_score for c in cells.values()), {g: c.message for g, c in cells.items()}
+
+
+def test_untouched_release_notebook_scores_zero(graded):
+    _, results = graded
+    assert results["blank"].score == 0
+    assert all(c.score == 0 for c in _auto_cells(results["blank"]).values())
+
+
+@pytest.mark.parametrize("mistake", catalogue(ASSIGNMENT), ids=lambda m: m.name)
+def test_each_mistake_loses_its_exercise_and_is_named(graded, mistake):
+    _, results = graded
+    cells = _auto_cells(results[mistake.name])
+    lost = {gid for gid, c in cells.items() if c.score < c.max_score}
+    assert lost == set(mistake.loses), f"{mistake.name}: lost {lost}, expected {set(mistake.loses)}"
+    for gid in mistake.loses:
+        assert cells[gid].score == 0
+    message = cells[mistake.loses[0]].message
+    assert mistake.message in message, f"{mistake.name}: feedback was {message!r}"
+
+
+def test_feedback_never_shows_hidden_tests(graded):
+    course, results = graded
+    pages = list((course / "feedback").glob(f"*/{ASSIGNMENT}/*.html"))
+    assert len(pages) == len(results)
+    for page in pages:
+        html = page.read_text()
+        assert "run_hidden_tests" not in html and "HIDDEN TESTS" not in html, page
+        assert "Model answer" not in html and "Mark scheme" not in html, page
+    mistake = (course / "feedback" / "forward_wrong_sign" / ASSIGNMENT).glob("*.html")
+    assert "wrong way round" in next(mistake).read_text()
