@@ -15,12 +15,18 @@ STUDENT_PROSE = ("(a) The forward difference needs d + 1 evaluations, so (d+1)T;
                  "to round-off when two close values are subtracted. (c) Reverse mode: a few T, exact.")
 
 
+def correct_answers(assignment: str, course: Path) -> dict[str, str]:
+    """A correct student's answers: the model code, and prose in the student's own words."""
+    answers = notebooks.solutions(assignment, course)
+    for gid in notebooks.written_answers(assignment, course):
+        answers[gid] = STUDENT_PROSE
+    return answers
+
+
 def demo_submissions(assignment: str, course: Path) -> dict[str, nbformat.NotebookNode]:
     """``student id -> submitted notebook``: one correct, one blank, one per catalogued mistake."""
     release = notebooks.notebook_path(assignment, "release", course)
-    correct = notebooks.solutions(assignment, course)
-    for gid in notebooks.written_answers(assignment, course):
-        correct[gid] = STUDENT_PROSE  # a student writes their own words, not the model answer
+    correct = correct_answers(assignment, course)
     students = {"correct": notebooks.fill(release, correct), "blank": nbformat.read(release, as_version=4)}
     for mistake in catalogue(assignment):
         students[mistake.name] = notebooks.fill(release, {**correct, **mistake.answers})

@@ -52,7 +52,7 @@ def graded(tmp_path_factory):
     submissions = demo.demo_submissions(ASSIGNMENT, course)
     release = notebooks.notebook_path(ASSIGNMENT, "release", course)
     submissions["warns_but_correct"] = notebooks.fill(
-        release, {**notebooks.solutions(ASSIGNMENT, course), "forward_difference": WARNS_BUT_CORRECT})
+        release, {**demo.correct_answers(ASSIGNMENT, course), "forward_difference": WARNS_BUT_CORRECT})
     demo.write_submissions(course, ASSIGNMENT, submissions)
     run = _nbgrader(course, "autograde", ASSIGNMENT, "--force")
     assert run.returncode == 0, run.stderr[-3000:]
