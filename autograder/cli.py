@@ -1,10 +1,15 @@
-"""The instructor's command line: build the student versions, grade, give feedback, export.
+"""The instructor's command line: from source notebooks to grades, feedback and a class report.
 
-    python -m autograder build [ASSIGNMENT ...]     regenerate release/ from source/
-    python -m autograder grade ASSIGNMENT           autograde submitted/<student>/ASSIGNMENT
-    python -m autograder feedback ASSIGNMENT        HTML feedback in feedback/ (no hidden tests)
-    python -m autograder export grades.csv          nbgrader's grade export
-    python -m autograder demo                       all of the above on the bundled demo class
+    python -m autograder build [ASSIGNMENT ...]       regenerate release/ from source/ (nbgrader)
+    python -m autograder collect ASSIGNMENT PATH      import submissions from a folder or an LMS zip
+    python -m autograder grade ASSIGNMENT [--jobs N] [--timeout S] [--student ID ...] [--force]
+                                                      autograde in parallel, sandboxed, resumable
+    python -m autograder feedback ASSIGNMENT          per-student HTML feedback (no hidden tests)
+    python -m autograder export PATH.csv              grades, nbgrader's columns plus status
+    python -m autograder report ASSIGNMENT            class report (HTML with plots)
+    python -m autograder demo                         all of the above on the bundled demo class
+
+Every command works on the course directory: this repository, or --course DIR.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from autograder import course_dir, demo, grading, notebooks
+from autograder import course_dir, notebooks
 
 
 def _students(course: Path, assignment: str) -> list[str]:
@@ -23,62 +28,96 @@ def _students(course: Path, assignment: str) -> list[str]:
 
 
 def cmd_build(args) -> int:
+    from autograder import build
     for assignment in args.assignments or notebooks.assignments(args.course):
-        grading.build(args.course, assignment)
+        build.build(args.course, assignment)
         print(f"built release/{assignment}")
     return 0
 
 
+def cmd_collect(args) -> int:
+    from autograder import collect
+    report = collect.collect(args.course, args.assignment, args.path)
+    print(report.summary())
+    return 0
+
+
 def cmd_grade(args) -> int:
+    from autograder import grading, pipeline, sandbox
     students = args.student or _students(args.course, args.assignment)
-    outcome = grading.autograde(args.course, args.assignment, students)
-    failed = [s for s, r in outcome.items() if not r["success"]]
-    print_summary(grading.results(args.course, args.assignment))
-    for student in failed:
-        print(f"could not grade {student}: see its log", file=sys.stderr)
+    if not students:
+        print(f"no submissions in {args.course / 'submitted'}/*/{args.assignment}", file=sys.stderr)
+        return 1
+    limits = sandbox.Limits(cell_timeout=args.timeout, wall_timeout=args.wall)
+    try:
+        pipeline.grade(args.course, args.assignment, students, jobs=args.jobs, limits=limits, force=args.force)
+    except sandbox.SandboxUnavailable as exc:
+        print(f"cannot grade: {exc}", file=sys.stderr)
+        return 2
+    print_summary(args.course, args.assignment, grading.results(args.course, args.assignment))
     return 0
 
 
 def cmd_feedback(args) -> int:
+    from autograder import grading
     grading.generate_feedback(args.course, args.assignment)
-    print(f"feedback written to {args.course / 'feedback'}")
+    print(f"feedback written to {args.course / 'feedback'}/<student>/{args.assignment}/")
     return 0
 
 
 def cmd_export(args) -> int:
-    api = course_dir.api(args.course)
-    from nbgrader.apps import NbGraderAPI  # noqa: F401  (the export plugin runs inside nbgrader)
-    from nbgrader.plugins import CsvExportPlugin
-    CsvExportPlugin(to=str(args.path)).export(api.gradebook)
-    print(f"grades exported to {args.path}")
+    from autograder import export
+    rows = export.export(args.course, args.path)
+    print(f"{rows} rows exported to {args.path}")
     return 0
 
 
-def print_summary(results: dict) -> None:
-    print(f"{'student':<28} {'score':>11}  failed exercises")
+def cmd_report(args) -> int:
+    from autograder import report
+    print(f"class report: {report.build(args.course, args.assignment)}")
+    return 0
+
+
+def print_summary(course: Path, assignment: str, results: dict) -> None:
+    from autograder import status as status_mod
+    statuses = status_mod.load_all(course, assignment)
+    print(f"\n{assignment}")
+    print(f"{'student':<26} {'score':>11}  {'status':<10} exercises lost / notes")
     for student, r in sorted(results.items()):
-        lost = [gid for gid, c in r.cells.items() if c.score is not None and c.score < c.max_score]
-        manual = [gid for gid, c in r.cells.items() if c.needs_manual_grade]
-        note = ", ".join(lost) or "-"
-        if manual:
-            note += f"  (to grade by hand: {', '.join(manual)})"
-        print(f"{student:<28} {r.score:>5.1f}/{r.max_score:<5.1f}  {note}")
+        state = statuses.get(student)
+        lost = [gid for gid, c in r.cells.items() if c.score is not None and c.score < c.max_score
+                and not c.needs_manual_grade]
+        notes = ", ".join(lost) or "-"
+        if state and state.status != "graded":
+            notes += "  [" + "; ".join(state.reasons)[:90] + "]"
+        if r.late:
+            notes += "  (late)"
+        print(f"{student:<26} {r.score:>5.1f}/{r.max_score:<5.1f}  {(state.status if state else '-'):<10} {notes}")
 
 
 def cmd_demo(args) -> int:
+    from autograder import build, demo, export, grading, pipeline, report, sandbox
     start = time.perf_counter()
     course = course_dir.make_copy(args.output)
     print(f"demo class in {course}")
+    limits = sandbox.Limits(cell_timeout=args.timeout, wall_timeout=args.wall)
+    reports = []
     for assignment in notebooks.assignments(course):
-        grading.build(course, assignment)
-        students = demo.write_submissions(course, assignment, demo.demo_submissions(assignment, course))
-        print(f"{assignment}: grading {len(students)} submissions ...", flush=True)
-        grading.autograde(course, assignment, students)
+        build.build(course, assignment, duedate=demo.DUE)
+        students = demo.write_submissions(course, assignment, demo.demo_class(assignment, course))
+        print(f"{assignment}: grading {len(students)} submissions with {args.jobs} workers ...", flush=True)
+        try:
+            pipeline.grade(course, assignment, students, jobs=args.jobs, limits=limits, force=True)
+        except sandbox.SandboxUnavailable as exc:
+            print(f"cannot grade: {exc}", file=sys.stderr)
+            return 2
         grading.generate_feedback(course, assignment)
-        print_summary(grading.results(course, assignment))
-    export = course / "grades.csv"
-    cmd_export(argparse.Namespace(course=course, path=export))
-    print(f"\nfeedback: {course / 'feedback'}\nexport:   {export}\n"
+        print_summary(course, assignment, grading.results(course, assignment))
+        reports.append(report.build(course, assignment))
+    rows = export.export(course, course / "grades.csv")
+    print(f"\nfeedback: {course / 'feedback'}/<student>/<assignment>/*.html\n"
+          f"export:   {course / 'grades.csv'} ({rows} rows)\n"
+          f"report:   {', '.join(str(r) for r in reports)}\n"
           f"done in {time.perf_counter() - start:.0f} s")
     return 0
 
@@ -86,24 +125,40 @@ def cmd_demo(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--course", type=Path, default=notebooks.ROOT, help="course directory (default: this repository)")
+    parser.add_argument("--course", type=Path, default=notebooks.ROOT,
+                        help="course directory (default: this repository)")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("build", help="regenerate release/ from source/")
     p.add_argument("assignments", nargs="*")
     p.set_defaults(run=cmd_build)
-    p = sub.add_parser("grade", help="autograde the submissions of an assignment")
+    p = sub.add_parser("collect", help="import submissions from a folder or LMS zip")
     p.add_argument("assignment")
-    p.add_argument("--student", action="append", help="grade only this student (repeatable)")
-    p.set_defaults(run=cmd_grade)
+    p.add_argument("path", type=Path)
+    p.set_defaults(run=cmd_collect)
+    for name, run, help_text in [("grade", cmd_grade, "autograde the submissions of an assignment"),
+                                 ("demo", cmd_demo, "build everything and grade the bundled demo class")]:
+        p = sub.add_parser(name, help=help_text)
+        if name == "grade":
+            p.add_argument("assignment")
+            p.add_argument("--student", action="append", help="grade only this student (repeatable)")
+            p.add_argument("--force", action="store_true", help="regrade submissions already graded")
+        else:
+            p.add_argument("--output", type=Path, default=notebooks.ROOT / "demo",
+                           help="where to put the demo class (default: demo/)")
+        p.add_argument("--jobs", type=int, default=2, help="parallel workers (default 2)")
+        p.add_argument("--timeout", type=int, default=60 if name == "grade" else 10,
+                       help="seconds per cell before it is interrupted")
+        p.add_argument("--wall", type=int, default=600, help="seconds per submission, all cells together")
+        p.set_defaults(run=run)
     p = sub.add_parser("feedback", help="per-student HTML feedback")
     p.add_argument("assignment")
     p.set_defaults(run=cmd_feedback)
     p = sub.add_parser("export", help="export grades as CSV")
     p.add_argument("path", type=Path)
     p.set_defaults(run=cmd_export)
-    p = sub.add_parser("demo", help="build everything and grade the bundled demo class")
-    p.add_argument("--output", type=Path, default=notebooks.ROOT / "demo", help="where to put the demo class")
-    p.set_defaults(run=cmd_demo)
+    p = sub.add_parser("report", help="class report as HTML")
+    p.add_argument("assignment")
+    p.set_defaults(run=cmd_report)
     args = parser.parse_args(argv)
     args.course = args.course.resolve()
     return args.run(args)

@@ -1,4 +1,11 @@
-"""The bundled demo class: deterministic submissions that cover what a real class hands in."""
+"""The bundled demo class: a deterministic class of more than 20 students for every assignment.
+
+A realistic mix: correct answers (one that prints warnings, one handed in
+late), every catalogued mistake, a blank notebook, and the submissions
+that break naive graders -- an infinite loop, a crash, a cheat that patches
+the assert helpers, one that calls ``jax.grad`` through an alias, a file
+that is not JSON, and a notebook under the wrong name.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +16,21 @@ import nbformat
 from autograder import notebooks
 from autograder.mistakes import catalogue
 
-
 STUDENT_PROSE = ("(a) The forward difference needs d + 1 evaluations, so (d+1)T; the central one 2dT. "
                  "(b) A big step makes the Taylor (truncation) error large and a small step loses digits "
                  "to round-off when two close values are subtracted. (c) Reverse mode: a few T, exact.")
+DUE = "2026-11-20 23:59:00 UTC"
+ON_TIME = "2026-11-20 18:00:00.000000 UTC"
+LATE = "2026-11-22 09:30:00.000000 UTC"
+
+# Submissions that misbehave rather than make a maths mistake, as {grade_id: code} added to a correct
+# notebook; the first solution cell of the assignment receives the code.
+MISBEHAVIOURS = {
+    "loops_forever": "while True:\n    pass",
+    "crashes_kernel": "import os\nos._exit(1)",
+    "patches_asserts": "np.testing.assert_allclose = lambda *args, **kwargs: None\n"
+                       "import course.checks\ncourse.checks.compare = lambda *a, **k: True",
+}
 
 
 def correct_answers(assignment: str, course: Path) -> dict[str, str]:
@@ -33,11 +51,39 @@ def demo_submissions(assignment: str, course: Path) -> dict[str, nbformat.Notebo
     return students
 
 
+def demo_class(assignment: str, course: Path) -> dict[str, object]:
+    """The whole demo class: ``student -> notebook`` (or raw bytes, for the unreadable file)."""
+    students: dict[str, object] = dict(demo_submissions(assignment, course))
+    release = notebooks.notebook_path(assignment, "release", course)
+    correct = correct_answers(assignment, course)
+    first = next(iter(notebooks.solutions(assignment, course)))
+    students["late_but_correct"] = notebooks.fill(release, correct)
+    students["warns_but_correct"] = notebooks.fill(release, {
+        **correct, first: "import warnings\nwarnings.warn('a harmless warning')\n" + correct[first]})
+    for name, code in MISBEHAVIOURS.items():
+        students[name] = notebooks.fill(release, {**correct, first: code + "\n" + correct[first]})
+    students["aliases_jax_grad"] = notebooks.fill(release, {
+        **correct, "forward_difference": "import jax\nderivative = jax.grad\n\n"
+        "def forward_difference(f, w, eps):\n    return np.asarray(derivative(f)(w))"})
+    students["not_json"] = b'{"cells": [ this is not JSON'
+    students["wrong_file_name"] = ("Copy of " + release.name, notebooks.fill(release, correct))
+    return students
+
+
 def write_submissions(course: Path, assignment: str, submissions: dict) -> list[str]:
-    """Put each notebook where nbgrader expects it: submitted/<student>/<assignment>/<name>.ipynb."""
+    """Put each submission where nbgrader expects it: submitted/<student>/<assignment>/<name>.ipynb.
+
+    A value is a notebook, raw bytes, or a pair (file name, notebook or bytes) for a misnamed file.
+    """
     name = notebooks.notebook_path(assignment, "release", course).name
     for student, nb in submissions.items():
         folder = Path(course) / "submitted" / student / assignment
         folder.mkdir(parents=True, exist_ok=True)
-        nbformat.write(nb, folder / name)
+        file_name, nb = nb if isinstance(nb, tuple) else (name, nb)
+        target = folder / file_name
+        if isinstance(nb, bytes):
+            target.write_bytes(nb)
+        else:
+            nbformat.write(nb, target)
+        (folder / "timestamp.txt").write_text(LATE if student.startswith("late") else ON_TIME)
     return sorted(submissions)

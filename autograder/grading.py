@@ -26,7 +26,8 @@ class SubmissionResult:
     score: float
     max_score: float
     cells: dict[str, CellResult] = field(default_factory=dict)
-    status: str = "graded"
+    late: bool = False
+    timestamp: str | None = None
 
 
 def build(course: Path, assignment: str) -> None:
@@ -62,8 +63,8 @@ def failure_messages(notebook: Path) -> dict[str, str]:
     return messages
 
 
-def results(course: Path, assignment: str) -> dict[str, SubmissionResult]:
-    """Every graded submission of ``assignment``, read from the gradebook."""
+def results(course: Path, assignment: str, students: list[str] | None = None) -> dict[str, SubmissionResult]:
+    """The graded submissions of ``assignment`` (all, or those of ``students``), read from the gradebook."""
     from nbgrader.api import Gradebook
 
     course = Path(course)
@@ -71,7 +72,11 @@ def results(course: Path, assignment: str) -> dict[str, SubmissionResult]:
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
         for submission in gb.assignment_submissions(assignment):
             student = submission.student.id
-            result = SubmissionResult(student, assignment, submission.score, submission.max_score)
+            if students is not None and student not in students:
+                continue
+            result = SubmissionResult(student, assignment, submission.score, submission.max_score,
+                                      late=bool(submission.total_seconds_late > 0),
+                                      timestamp=submission.timestamp.isoformat() if submission.timestamp else None)
             for notebook in submission.notebooks:
                 path = course / "autograded" / student / assignment / f"{notebook.name}.ipynb"
                 messages = failure_messages(path) if path.exists() else {}

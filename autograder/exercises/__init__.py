@@ -5,3 +5,8 @@ from autograder.exercises import finite_differences
 ASSIGNMENTS = {
     "01_finite_differences": {ex.name: ex for ex in finite_differences.EXERCISES},
 }
+
+# Solution cells (grade_ids) in which an AD library is forbidden: the integrity check flags its use.
+AD_FORBIDDEN = {
+    "01_finite_differences": finite_differences.AD_FORBIDDEN,
+}

@@ -209,5 +209,9 @@ class BestSteps(Exercise):
                           "is accepted.")
 
 
+# Every exercise of this assignment is about computing derivatives *without* AD.
+AD_FORBIDDEN = {"lecture_gradient", "forward_difference", "central_difference", "complex_step",
+                "step_size_errors", "best_steps"}
+
 EXERCISES = [LectureGradient(), ForwardDifference(), CentralDifference(), ComplexStep(),
              StepSizeErrors(), BestSteps()]

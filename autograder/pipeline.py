@@ -1,0 +1,226 @@
+"""Grade a whole class: parallel workers, one sandbox per submission, a trusted judge, resumable.
+
+Each worker process imports nbgrader and JAX once and then grades
+submission after submission (nbgrader's start-up, about 2 s, is paid once
+per worker, not once per student).  For one submission a worker
+
+1. stages it (:mod:`autograder.preflight`): unreadable files become a
+   blank notebook and a reason, the original is never touched;
+2. runs nbgrader's autograde on the staged copy, with nbgrader's kernel
+   execution replaced by :class:`SandboxedExecute`: the notebook runs in a
+   sandbox, the hidden tests' records are judged in the worker, integrity
+   findings are applied, and nbgrader then scores and saves as usual;
+3. writes a :class:`~autograder.status.SubmissionStatus` -- last, so an
+   interrupted run simply regrades what has no status yet.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import secrets
+import sys
+import time
+import traceback
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import nbformat
+
+from autograder import notebooks, preflight, status as status_mod
+from autograder.status import CRASHED, FLAGGED, GRADED, MALFORMED, TIMED_OUT, SubmissionStatus
+
+STAGED = "staged"
+
+
+@dataclass
+class Job:
+    """What the sandboxed execution step needs to know about the submission being graded."""
+
+    course: Path
+    assignment: str
+    student: str
+    slot: int
+    seed: int
+    limits: object
+    status: SubmissionStatus
+
+
+CURRENT: Job | None = None  # one submission at a time per worker process
+
+
+def _sandboxed_execute_class():
+    from nbgrader.preprocessors import NbGraderPreprocessor
+
+    class SandboxedExecute(NbGraderPreprocessor):
+        """Replaces nbgrader's ``Execute``: run in the sandbox, then judge in this (trusted) process."""
+
+        def preprocess(self, nb, resources):
+            from autograder import integrity, judge, sandbox
+            from autograder.exercises import AD_FORBIDDEN
+
+            job = CURRENT
+            source_nb = nbformat.read(notebooks.notebook_path(job.assignment, "source", job.course), as_version=4)
+            exercises = judge.exercises_of(source_nb)
+            result = sandbox.run_notebook(nb, slot=job.slot, seed=job.seed, limits=job.limits,
+                                          exercises=[exercise for _, exercise in exercises.values()])
+            job.status.seconds = round(result.seconds, 2)
+            if result.status == "timed out":
+                job.status.status = TIMED_OUT
+                job.status.reasons.append(result.reason)
+            elif result.status == "crashed":
+                job.status.status = CRASHED
+                job.status.reasons.append(result.reason)
+            judge.merge_outputs(nb, result.notebook)
+            timeouts = [notebooks.grade_id(c) or f"cell {i}" for i, c in enumerate(nb.cells)
+                        if any(o.get("ename") == "CellTimeoutError" for o in c.get("outputs", []))]
+            if timeouts and job.status.status == GRADED:
+                job.status.status = TIMED_OUT
+                job.status.reasons.append(f"cell time limit ({job.limits.cell_timeout} s) hit in: {', '.join(timeouts)}")
+
+            verdicts = {gid: judge.judge_record(assignment, exercise, result.records.get(exercise), job.seed)
+                        for gid, (assignment, exercise) in exercises.items()}
+            findings = integrity.check_notebook(nb, forbid_ad=set(AD_FORBIDDEN.get(job.assignment, ())),
+                                                source_nb=source_nb)
+            flags = integrity.flags_by_exercise(findings, integrity.solution_to_tests(source_nb))
+            judge.apply_verdicts(nb, verdicts, flags, not_run=result.reason or "This cell did not run.")
+
+            job.status.flags = flags
+            if flags and job.status.status == GRADED:
+                job.status.status = FLAGGED
+            if flags:
+                job.status.reasons.append("integrity: " + "; ".join(sorted({f.message for f in findings}))[:500])
+            for gid, verdict in verdicts.items():
+                if not verdict.ok:
+                    job.status.messages[gid] = verdict.message
+                    if verdict.diagnosis:
+                        job.status.diagnoses[gid] = verdict.diagnosis
+            return nb, resources
+
+    return SandboxedExecute
+
+
+def make_api(course: Path):
+    """nbgrader's API for ``course``, grading the staged copies with the sandboxed execution step."""
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+    from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearMetadataPreprocessor,
+                                        LimitOutput, SaveAutoGrades)
+    from traitlets.config.loader import PyFileConfigLoader
+
+    from autograder import course_dir
+
+    course_dir.kernel_environment()
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
+    config.CourseDirectory.root = str(course)
+    config.CourseDirectory.submitted_directory = STAGED
+    config.OverwriteCells.add_missing_cells = True  # a deleted test cell comes back (and scores 0)
+    config.Autograde.autograde_preprocessors = [_sandboxed_execute_class(), ClearMetadataPreprocessor,
+                                                LimitOutput, SaveAutoGrades, AssignLatePenalties,
+                                                CheckCellMetadata]
+    return NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+
+
+_API = None
+_SLOT = 0
+
+
+def _init_worker(slots) -> None:
+    global _SLOT
+    _SLOT = slots.get()
+    os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+
+def grade_one(course: Path, assignment: str, student: str, limits, slot: int | None = None) -> SubmissionStatus:
+    """Grade one submission end to end and record its status (never raises for a bad submission)."""
+    global CURRENT, _API
+    from autograder import grading
+
+    course = Path(course)
+    started = time.perf_counter()
+    if _API is None:
+        _API = make_api(course)
+    release = notebooks.notebook_path(assignment, "release", course)
+    state = SubmissionStatus(student, assignment, seed=secrets.randbits(62))
+    check = preflight.stage(course / "submitted" / student / assignment,
+                            course / STAGED / student / assignment, release.name, release)
+    state.fingerprint = check.fingerprint
+    state.reasons += check.reasons
+    if not check.ok:
+        state.status = MALFORMED
+    CURRENT = Job(course, assignment, student, _SLOT if slot is None else slot, state.seed, limits, state)
+    try:
+        outcome = _API.autograde(assignment, student, force=True, create=True)
+    finally:
+        CURRENT = None
+    if not outcome["success"]:
+        state.status = CRASHED if state.status == GRADED else state.status
+        last = [line for line in (outcome.get("log") or "").splitlines() if "ERROR" in line or "Error" in line]
+        state.reasons.append("nbgrader could not grade it: " + (last[-1][:300] if last else "see the log"))
+    result = grading.results(course, assignment, students=[student]).get(student)
+    if result is not None:
+        state.late = result.late
+        state.timestamp = result.timestamp
+    state.seconds = round(time.perf_counter() - started, 2)
+    state.save(course)
+    return state
+
+
+def _grade_task(course, assignment, student, limits):
+    try:
+        return grade_one(course, assignment, student, limits)
+    except Exception:  # a bug of ours: report it, keep grading the others
+        state = SubmissionStatus(student, assignment, status=CRASHED,
+                                 reasons=["grader error: " + traceback.format_exc(limit=3)[-400:]])
+        return state
+
+
+def pending(course: Path, assignment: str, students: list[str], force: bool) -> list[str]:
+    """The students still to grade: no status yet, or their submission changed since."""
+    if force:
+        return students
+    todo = []
+    for student in students:
+        done = status_mod.load(course, assignment, student)
+        folder = course / "submitted" / student / assignment
+        if done is None or done.fingerprint != preflight.fingerprint(folder):
+            todo.append(student)
+    return todo
+
+
+def grade(course: Path, assignment: str, students: list[str], *, jobs: int = 2, limits=None,
+          force: bool = False, out=sys.stderr) -> dict[str, SubmissionStatus]:
+    """Grade ``students`` with ``jobs`` worker processes; print progress; return their statuses."""
+    from autograder import sandbox
+
+    sandbox.check_available()
+    limits = limits or sandbox.Limits()
+    course = Path(course).resolve()
+    todo = pending(course, assignment, students, force)
+    skipped = len(students) - len(todo)
+    results: dict[str, SubmissionStatus] = {}
+    start = time.perf_counter()
+    if skipped:
+        print(f"{assignment}: {skipped} submission(s) already graded and unchanged (use --force to regrade)",
+              file=out)
+    if not todo:
+        return results
+    context = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads
+    slots = context.Queue()
+    for slot in range(jobs):
+        slots.put(slot)
+    failures = 0
+    with ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=context,
+                             initializer=_init_worker, initargs=(slots,)) as pool:
+        futures = {pool.submit(_grade_task, course, assignment, s, limits): s for s in todo}
+        for done, future in enumerate(as_completed(futures), start=1):
+            state = future.result()
+            results[state.student] = state
+            failures += state.status not in (GRADED,)
+            bar = "#" * int(24 * done / len(todo))
+            print(f"\r[{bar:<24}] {done}/{len(todo)} graded, {time.perf_counter() - start:5.1f} s, "
+                  f"{failures} need a human   ", end="" if out.isatty() else "\n", file=out, flush=True)
+    if out.isatty():
+        print(file=out)
+    return results
