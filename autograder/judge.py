@@ -90,6 +90,11 @@ def merge_outputs(trusted_nb, executed_nb) -> None:
         twin = executed_cells[index] if index < len(executed_cells) else None
         if twin is not None and twin.get("cell_type") == "code" and twin.get("source") == cell.source:
             cell.outputs = clean_outputs(list(twin.get("outputs", [])))
+            if _nbgrader(cell).get("grade"):
+                # A traceback quotes the lines around the failing one -- in a test cell, the hidden tests.
+                for output in cell.outputs:
+                    if output.get("output_type") == "error":
+                        output["traceback"] = [f"{output.get('ename')}: {output.get('evalue')}"]
             cell.execution_count = twin.get("execution_count")
         else:
             cell.outputs, cell.execution_count = [], None

@@ -17,6 +17,7 @@ per worker, not once per student).  For one submission a worker
 from __future__ import annotations
 
 import multiprocessing
+import re
 import os
 import secrets
 import sys
@@ -73,11 +74,7 @@ def _sandboxed_execute_class():
                 job.status.status = CRASHED
                 job.status.reasons.append(result.reason)
             judge.merge_outputs(nb, result.notebook)
-            timeouts = [notebooks.grade_id(c) or f"cell {i}" for i, c in enumerate(nb.cells)
-                        if any(o.get("ename") == "CellTimeoutError" for o in c.get("outputs", []))]
-            if timeouts and job.status.status == GRADED:
-                job.status.status = TIMED_OUT
-                job.status.reasons.append(f"cell time limit ({job.limits.cell_timeout} s) hit in: {', '.join(timeouts)}")
+            _note_resource_limits(nb, job)
 
             verdicts = {gid: judge.judge_record(assignment, exercise, result.records.get(exercise), job.seed)
                         for gid, (assignment, exercise) in exercises.items()}
@@ -101,12 +98,31 @@ def _sandboxed_execute_class():
     return SandboxedExecute
 
 
+# Errors in the executed notebook that mean a limit was hit, not a wrong answer.  The runner interrupts a
+# cell at its time limit; the kernel then reports KeyboardInterrupt (or, if it did not answer, the runner
+# writes CellTimeoutError).  Nothing else interrupts a kernel in the sandbox.
+LIMIT_ERRORS = [({"CellTimeoutError", "KeyboardInterrupt"}, TIMED_OUT, "cell time limit ({limits.cell_timeout} s) hit in: {cells}"),
+                ({"MemoryError"}, CRASHED, "memory limit ({gib:.0f} GiB) hit in: {cells}")]
+
+
+def _note_resource_limits(nb, job: Job) -> None:
+    """Report cells that were stopped by a limit: the instructor should know why they scored 0."""
+    for enames, status, text in LIMIT_ERRORS:
+        cells = [notebooks.grade_id(c) or f"cell {i + 1}" for i, c in enumerate(nb.cells)
+                 if any(o.get("ename") in enames for o in c.get("outputs", []))]
+        if cells:
+            if job.status.status == GRADED:
+                job.status.status = status
+            job.status.reasons.append(text.format(limits=job.limits, gib=job.limits.memory_bytes / 2**30,
+                                                  cells=", ".join(cells)))
+
+
 def make_api(course: Path):
     """nbgrader's API for ``course``, grading the staged copies with the sandboxed execution step."""
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
-    from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearMetadataPreprocessor,
-                                        LimitOutput, SaveAutoGrades)
+    from nbconvert.preprocessors import ClearMetadataPreprocessor
+    from nbgrader.preprocessors import AssignLatePenalties, CheckCellMetadata, LimitOutput, SaveAutoGrades
     from traitlets.config.loader import PyFileConfigLoader
 
     from autograder import course_dir
@@ -156,8 +172,10 @@ def grade_one(course: Path, assignment: str, student: str, limits, slot: int | N
         CURRENT = None
     if not outcome["success"]:
         state.status = CRASHED if state.status == GRADED else state.status
-        last = [line for line in (outcome.get("log") or "").splitlines() if "ERROR" in line or "Error" in line]
-        state.reasons.append("nbgrader could not grade it: " + (last[-1][:300] if last else "see the log"))
+        log = (outcome.get("error") or "") + "\n" + (outcome.get("log") or "")
+        errors = [line.strip() for line in log.splitlines()
+                  if re.match(r"^\s*[\w.]*(Error|Exception)\b.*:", line)]
+        state.reasons.append("nbgrader could not grade it: " + (errors[-1][:300] if errors else "see its log"))
     result = grading.results(course, assignment, students=[student]).get(student)
     if result is not None:
         state.late = result.late
@@ -207,9 +225,13 @@ def grade(course: Path, assignment: str, students: list[str], *, jobs: int = 2, 
     if not todo:
         return results
     context = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads
+    # Each worker runs its sandboxes as its own user id (BASE_UID + slot): process limits are per user,
+    # so one student's fork bomb cannot starve the other worker.  The offset keeps two grading runs on
+    # the same machine apart as well.
     slots = context.Queue()
+    offset = (os.getpid() % 1000) * 16
     for slot in range(jobs):
-        slots.put(slot)
+        slots.put(offset + slot)
     failures = 0
     with ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=context,
                              initializer=_init_worker, initargs=(slots,)) as pool:

@@ -46,9 +46,12 @@ def main() -> int:
     args = parser.parse_args()
     nb = nbformat.read(args.source, as_version=4)
     client = CappedClient(nb, timeout=args.timeout, allow_errors=True, interrupt_on_timeout=True,
-                          kernel_name="python3", record_timing=False,
+                          kernel_name="python3", record_timing=False, shutdown_kernel="immediate",
                           extra_arguments=["--HistoryManager.hist_file=:memory:"])
     client.max_output = args.max_output
+    # An interrupted cell gets this error (not the kernel's KeyboardInterrupt), so the grader can tell.
+    client.error_on_timeout = {"ename": "CellTimeoutError", "evalue": f"cell interrupted after {args.timeout} s",
+                               "traceback": [f"CellTimeoutError: cell interrupted after {args.timeout} s"]}
     status = 0
     try:
         client.execute()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 
 def setup(*, quiet: bool = False) -> None:
@@ -15,12 +16,24 @@ def setup(*, quiet: bool = False) -> None:
       stderr as 0).
     """
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
-    from course import oracle
-    oracle.enable_float64()
+    # JAX reads this when it is imported; if it already is, switch it on directly.  Either way JAX
+    # itself is only imported when a check or the student needs it (a second saved per graded run).
+    os.environ["JAX_ENABLE_X64"] = "1"
+    if "jax" in sys.modules:
+        from course import oracle
+        oracle.enable_float64()
     show_failed_checks_as_messages()
     if not quiet and not is_grading():
-        import jax
-        print(f"course ready: JAX {jax.__version__} on {jax.default_backend()}, float64 enabled")
+        print("course ready: JAX will compute in float64")
+
+
+def judged_outside() -> bool:
+    """True in the sandboxed grader, where a trusted process judges the answers (see autograder.judge).
+
+    The checks in the notebook then skip their own comparison with JAX: it would
+    cost every student's run a JAX start-up and decide nothing.
+    """
+    return bool(os.environ.get("COURSE_RECORD_DIR"))
 
 
 def is_grading() -> bool:

@@ -15,48 +15,49 @@ import os
 # and nbgrader scores any test cell that wrote to stderr as 0.
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
+
+
+def _jax():
+    """JAX, imported on first use (importing this module stays cheap) and switched to float64."""
+    import jax
+    if not jax.config.read("jax_enable_x64"):
+        jax.config.update("jax_enable_x64", True)
+    return jax
 
 
 def enable_float64() -> None:
     """Make JAX compute in float64 (idempotent)."""
-    if not jax.config.read("jax_enable_x64"):
-        jax.config.update("jax_enable_x64", True)
+    _jax()
 
 
 def _f64(tree):
-    return jax.tree_util.tree_map(lambda a: jnp.asarray(a, dtype=jnp.float64), tree)
+    jax = _jax()
+    return jax.tree_util.tree_map(lambda a: jax.numpy.asarray(a, dtype=jax.numpy.float64), tree)
 
 
 def _numpy(tree):
-    return jax.tree_util.tree_map(lambda a: np.asarray(a, dtype=np.float64), tree)
+    return _jax().tree_util.tree_map(lambda a: np.asarray(a, dtype=np.float64), tree)
 
 
 def value(f, *args):
-    enable_float64()
     return _numpy(f(*_f64(args)))
 
 
 def gradient(f, *args, argnums=0):
-    enable_float64()
-    return _numpy(jax.grad(f, argnums=argnums)(*_f64(args)))
+    return _numpy(_jax().grad(f, argnums=argnums)(*_f64(args)))
 
 
 def jvp(f, primals, tangents):
-    enable_float64()
-    out, tangent_out = jax.jvp(f, _f64(tuple(primals)), _f64(tuple(tangents)))
+    out, tangent_out = _jax().jvp(f, _f64(tuple(primals)), _f64(tuple(tangents)))
     return _numpy(out), _numpy(tangent_out)
 
 
 def vjp(f, *primals):
     """Return ``(value, vjp_fn)`` with ``vjp_fn`` mapping a cotangent to a tuple of float64 arrays."""
-    enable_float64()
-    out, pullback = jax.vjp(f, *_f64(primals))
+    out, pullback = _jax().vjp(f, *_f64(primals))
     return _numpy(out), lambda u: _numpy(pullback(_f64(u)))
 
 
 def jacobian(f, x):
-    enable_float64()
-    return _numpy(jax.jacfwd(f)(_f64(x)))
+    return _numpy(_jax().jacfwd(f)(_f64(x)))
