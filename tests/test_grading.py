@@ -19,6 +19,7 @@ from autograder.mistakes import catalogue
 from conftest import ROOT
 
 ASSIGNMENT = "01_finite_differences"
+pytestmark = pytest.mark.xdist_group("plain-nbgrader-class")  # one worker grades the class once
 MANUAL = {"cost_written_answer"}
 
 WARNS_BUT_CORRECT = '''
