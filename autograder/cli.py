@@ -88,7 +88,7 @@ def print_summary(course: Path, assignment: str, results: dict) -> None:
         lost = [gid for gid, c in r.cells.items() if c.score is not None and c.score < c.max_score
                 and not c.needs_manual_grade]
         notes = ", ".join(lost) or "-"
-        if state and state.status != "graded":
+        if state and state.reasons:
             notes += "  [" + "; ".join(state.reasons)[:90] + "]"
         if r.late:
             notes += "  (late)"

@@ -13,7 +13,7 @@ import io
 from collections import Counter
 from pathlib import Path
 
-from autograder import grading, status as status_mod
+from autograder import grading, notebooks, status as status_mod
 
 
 def _png(fig) -> str:
@@ -22,7 +22,7 @@ def _png(fig) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-def _plots(results, max_score: float):
+def _plots(results, max_score: float, exercises: list[str]):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -36,7 +36,6 @@ def _plots(results, max_score: float):
     histogram = _png(fig)
     plt.close(fig)
 
-    exercises = sorted({gid for r in results.values() for gid, c in r.cells.items() if not c.needs_manual_grade})
     rates = [100 * sum(1 for r in results.values() if gid in r.cells and r.cells[gid].score == r.cells[gid].max_score)
              / max(1, len(results)) for gid in exercises]
     fig, ax = plt.subplots(figsize=(6, 0.4 * len(exercises) + 1))
@@ -56,18 +55,21 @@ def build(course: Path, assignment: str) -> Path:
     results = grading.results(course, assignment)
     statuses = status_mod.load_all(course, assignment)
     max_score = max((r.max_score for r in results.values()), default=0.0)
-    histogram, pass_rates, rates = _plots(results, max_score) if results else ("", "", {})
+    written = set(notebooks.written_answers(assignment, course))
+    source = notebooks.notebook_path(assignment, "source", course)
+    import nbformat
+    exercises = [notebooks.grade_id(c) for c in nbformat.read(source, as_version=4).cells
+                 if c.get("metadata", {}).get("nbgrader", {}).get("grade") and notebooks.grade_id(c) not in written]
+    histogram, pass_rates, rates = _plots(results, max_score, exercises) if results else ("", "", {})
     mistakes = Counter((gid, d) for s in statuses.values() for gid, d in s.diagnoses.items())
-    humans = []
+    humans, by_hand = [], []
     for student in sorted(set(results) | set(statuses)):
         s = statuses.get(student)
         r = results.get(student)
-        manual = [gid for gid, c in (r.cells.items() if r else []) if c.needs_manual_grade]
-        if (s and s.status in status_mod.NEEDS_HUMAN) or manual:
-            why = list(s.reasons) if s else []
-            if manual:
-                why.append("to grade by hand: " + ", ".join(manual))
-            humans.append((student, s.status if s else "graded", why))
+        if s and s.status in status_mod.NEEDS_HUMAN:
+            humans.append((student, s.status, list(s.reasons)))
+        if r and any(c.needs_manual_grade for c in r.cells.values()):
+            by_hand.append(student)
     mean = sum(r.score for r in results.values()) / max(1, len(results))
     e = html.escape
     rows = "".join(f"<tr><td>{e(st)}</td><td>{e(status)}</td><td>{'<br>'.join(e(w) for w in why)}</td></tr>"
@@ -80,7 +82,7 @@ def build(course: Path, assignment: str) -> Path:
 td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}}</style></head><body>
 <h1>{e(assignment)}: class report</h1>
 <p>{len(results)} submissions graded, mean score {mean:.1f} / {max_score:g};
-{len(humans)} need a human.</p>
+{len(humans)} need a human for a problem; {len(by_hand)} have written answers to grade by hand.</p>
 <h2>Scores</h2><img alt="score histogram" src="{histogram}">
 <h2>Pass rate per exercise</h2><img alt="pass rates" src="{pass_rates}">
 <table><tr><th>exercise</th><th>full marks</th></tr>{rate_rows}</table>
@@ -88,6 +90,8 @@ td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}
 <table><tr><th>exercise</th><th>likely mistake</th><th>students</th></tr>{mistake_rows or '<tr><td colspan=3>none</td></tr>'}</table>
 <h2>Submissions that need a human</h2>
 <table><tr><th>student</th><th>status</th><th>why</th></tr>{rows or '<tr><td colspan=3>none</td></tr>'}</table>
+<h2>Written answers to grade by hand</h2>
+<p>{e(", ".join(by_hand)) or "none"} (in nbgrader's formgrader).</p>
 </body></html>"""
     path = course / "reports" / f"{assignment}.html"
     path.parent.mkdir(parents=True, exist_ok=True)
