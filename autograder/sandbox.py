@@ -77,9 +77,13 @@ def check_available() -> None:
     if os.geteuid() != 0:
         raise SandboxUnavailable("sandboxed grading must be started as root (it runs each submission "
                                  "as its own unprivileged user); run the grader with sudo")
-    probe = subprocess.run(_command(Path("/tmp"), 0, Limits(), ["/bin/true"]), capture_output=True, text=True)
+    # A real start: Python, the course and the notebook runner must all be reachable inside.
+    with tempfile.TemporaryDirectory() as scratch:
+        probe = subprocess.run(_command(Path(scratch), 0, Limits(), [sys.executable, "-c",
+                                                                     "import autograder.sandbox_runner, course"]),
+                               capture_output=True, text=True)
     if probe.returncode != 0:
-        raise SandboxUnavailable(f"bubblewrap could not start a sandbox here: {probe.stderr.strip()}")
+        raise SandboxUnavailable(f"a sandbox could not run the grader's Python here: {probe.stderr.strip()[-300:]}")
 
 
 def _read_only_paths() -> list[str]:
@@ -91,7 +95,10 @@ def _read_only_paths() -> list[str]:
 def _command(scratch: Path, slot: int, limits: Limits, argv: list[str], env: dict | None = None) -> list[str]:
     uid = str(BASE_UID + slot)
     cmd = ["bwrap", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
-           "--die-with-parent", "--new-session", "--clearenv", "--hostname", "sandbox"]
+           "--die-with-parent", "--new-session", "--clearenv", "--hostname", "sandbox",
+           # Fresh /tmp and /run first: the course itself may live under /tmp, and its binds come after.
+           "--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp",
+           "--perms", "0755", "--tmpfs", "/run"]
     paths = _read_only_paths()
     # Folders above the bound paths (/root, /work, ...) are made by bwrap; make them traversable.
     parents = sorted({str(parent) for path in paths for parent in Path(path).parents if str(parent) != "/"})
@@ -102,8 +109,7 @@ def _command(scratch: Path, slot: int, limits: Limits, argv: list[str], env: dic
     # The hidden tests' probes are needed inside; the answers are not.
     for secret in ("autograder/reference", "autograder/mistakes"):
         cmd += ["--tmpfs", str(ROOT / secret)]
-    cmd += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp", "--perms", "0755", "--tmpfs", "/run",
-            "--perms", "0755", "--dir", str(Path(HOME).parent), "--bind", str(scratch), HOME, "--chdir", HOME]
+    cmd += ["--perms", "0755", "--dir", str(Path(HOME).parent), "--bind", str(scratch), HOME, "--chdir", HOME]
     environment = {"HOME": HOME, "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
                    "PYTHONPATH": str(ROOT), "JAX_PLATFORMS": "cpu", "MPLBACKEND": "Agg",
                    "MPLCONFIGDIR": "/tmp/matplotlib", "JUPYTER_RUNTIME_DIR": "/tmp/jupyter",
