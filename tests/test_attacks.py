@@ -257,7 +257,9 @@ def test_loops_and_sleeps_time_out_and_are_reported(attacked, student):
 @pytest.mark.parametrize("student", ["exits_kernel", "segfault", "memory_bomb"])
 def test_crashes_are_reported_and_score_nothing_undeserved(attacked, student):
     state = attacked["statuses"][student]
-    assert state.status in {status_mod.CRASHED, status_mod.FLAGGED, status_mod.GRADED}
+    # On a loaded machine a memory bomb may hit the cell's time limit before the memory limit: both
+    # are reported, and neither earns the interrupted exercise anything.
+    assert state.status in {status_mod.CRASHED, status_mod.FLAGGED, status_mod.TIMED_OUT}
     assert state.reasons
     assert _auto(attacked["results"][student])["test_lecture_gradient"] == 0
 
