@@ -67,9 +67,13 @@ def results(course: Path, assignment: str, students: list[str] | None = None) ->
     """The graded submissions of ``assignment`` (all, or those of ``students``), read from the gradebook."""
     from nbgrader.api import Gradebook
 
+    import warnings
+    from sqlalchemy.exc import SAWarning
+
     course = Path(course)
     out = {}
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+    with warnings.catch_warnings(), Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        warnings.simplefilter("ignore", SAWarning)  # nbgrader's own session warnings, harmless
         for submission in gb.assignment_submissions(assignment):
             student = submission.student.id
             if students is not None and student not in students:

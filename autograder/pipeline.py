@@ -146,6 +146,11 @@ def _init_worker(slots) -> None:
     global _SLOT
     _SLOT = slots.get()
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
+    # nbgrader's gradebook code triggers SQLAlchemy's "not in session" warnings on every submission:
+    # harmless (nbgrader's own), and they would bury the progress bar.
+    import warnings
+    from sqlalchemy.exc import SAWarning
+    warnings.filterwarnings("ignore", category=SAWarning)
 
 
 def grade_one(course: Path, assignment: str, student: str, limits, slot: int | None = None) -> SubmissionStatus:
