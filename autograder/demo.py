@@ -32,6 +32,14 @@ MISBEHAVIOURS = {
                        "import course.checks\ncourse.checks.compare = lambda *a, **k: True",
 }
 
+# Per assignment: the solution cell in which one demo student calls jax.grad through an alias, and the code.
+ALIASES_JAX_GRAD = {
+    "01_finite_differences": ("forward_difference", "import jax\nderivative = jax.grad\n\n"
+                              "def forward_difference(f, w, eps):\n    return np.asarray(derivative(f)(w))"),
+    "02_forward_mode": ("grad_forward", "import jax\nderivative = jax.grad\n\n"
+                        "def grad_forward(f, w):\n    return np.asarray(derivative(f)(w))"),
+}
+
 
 def correct_answers(assignment: str, course: Path) -> dict[str, str]:
     """A correct student's answers: the model code, and prose in the student's own words."""
@@ -62,9 +70,9 @@ def demo_class(assignment: str, course: Path) -> dict[str, object]:
         **correct, first: "import warnings\nwarnings.warn('a harmless warning')\n" + correct[first]})
     for name, code in MISBEHAVIOURS.items():
         students[name] = notebooks.fill(release, {**correct, first: code + "\n" + correct[first]})
-    students["aliases_jax_grad"] = notebooks.fill(release, {
-        **correct, "forward_difference": "import jax\nderivative = jax.grad\n\n"
-        "def forward_difference(f, w, eps):\n    return np.asarray(derivative(f)(w))"})
+    if assignment in ALIASES_JAX_GRAD:
+        cell, code = ALIASES_JAX_GRAD[assignment]
+        students["aliases_jax_grad"] = notebooks.fill(release, {**correct, cell: code})
     students["not_json"] = b'{"cells": [ this is not JSON'
     students["wrong_file_name"] = ("Copy of " + release.name, notebooks.fill(release, correct))
     return students

@@ -18,11 +18,17 @@ from autograder import course_dir, demo, grading, notebooks
 from autograder.mistakes import catalogue
 from conftest import ROOT
 
-ASSIGNMENT = "01_finite_differences"
+ASSIGNMENTS = notebooks.assignments(ROOT)
 pytestmark = pytest.mark.xdist_group("plain-nbgrader-class")  # one worker grades the class once
-MANUAL = {"cost_written_answer"}
 
-WARNS_BUT_CORRECT = '''
+
+def _manual(assignment):
+    """The written answers, graded by hand."""
+    return set(notebooks.written_answers(assignment, ROOT))
+
+
+# A correct answer that warns *while a test cell calls it*, so the warning lands on the test cell's stderr.
+WARNS_WHEN_CALLED = {"01_finite_differences": ("forward_difference", '''
 import warnings
 
 def forward_difference(f, w, eps):
@@ -34,7 +40,15 @@ def forward_difference(f, w, eps):
         step[k] = eps
         grad[k] = (f(w + step) - f0) / eps
     return grad
-'''
+''')}
+
+
+def _warns_but_correct(assignment, correct, first):
+    """A correct submission that also writes a warning to stderr (at call time where one is written)."""
+    if assignment in WARNS_WHEN_CALLED:
+        cell, code = WARNS_WHEN_CALLED[assignment]
+        return {cell: code}
+    return {first: 'import warnings\nwarnings.warn("this warning must not cost any points")\n' + correct[first]}
 
 
 def _nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
@@ -45,51 +59,58 @@ def _nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=900)
 
 
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory):
+@pytest.fixture(scope="module", params=ASSIGNMENTS)
+def graded(request, tmp_path_factory):
+    ASSIGNMENT = request.param
     course = course_dir.make_copy(tmp_path_factory.mktemp("class") / "course")
     build = _nbgrader(course, "generate_assignment", ASSIGNMENT, "--force")
     assert build.returncode == 0, build.stderr
     submissions = demo.demo_submissions(ASSIGNMENT, course)
     release = notebooks.notebook_path(ASSIGNMENT, "release", course)
+    correct = demo.correct_answers(ASSIGNMENT, course)
+    first = next(iter(notebooks.solutions(ASSIGNMENT, course)))
     submissions["warns_but_correct"] = notebooks.fill(
-        release, {**demo.correct_answers(ASSIGNMENT, course), "forward_difference": WARNS_BUT_CORRECT})
+        release, {**correct, **_warns_but_correct(ASSIGNMENT, correct, first)})
     demo.write_submissions(course, ASSIGNMENT, submissions)
     run = _nbgrader(course, "autograde", ASSIGNMENT, "--force")
     assert run.returncode == 0, run.stderr[-3000:]
     feedback = _nbgrader(course, "generate_feedback", ASSIGNMENT, "--force")
     assert feedback.returncode == 0, feedback.stderr[-3000:]
-    return course, grading.results(course, ASSIGNMENT)
+    return ASSIGNMENT, course, grading.results(course, ASSIGNMENT)
 
 
-def _auto_cells(result):
-    return {gid: c for gid, c in result.cells.items() if gid not in MANUAL}
+def _auto_cells(assignment, result):
+    return {gid: c for gid, c in result.cells.items() if gid not in _manual(assignment)}
 
 
 def test_reference_solution_gets_every_automatic_point(graded):
-    _, results = graded
-    cells = _auto_cells(results["correct"])
+    assignment, _, results = graded
+    cells = _auto_cells(assignment, results["correct"])
     assert cells and all(c.score == c.max_score for c in cells.values()), \
         {g: (c.score, c.message) for g, c in cells.items()}
-    assert results["correct"].cells["cost_written_answer"].needs_manual_grade
+    assert _manual(assignment)
+    for gid in _manual(assignment):
+        assert results["correct"].cells[gid].needs_manual_grade
 
 
 def test_a_warning_on_stderr_costs_nothing(graded):
-    _, results = graded
-    cells = _auto_cells(results["warns_but_correct"])
+    assignment, _, results = graded
+    cells = _auto_cells(assignment, results["warns_but_correct"])
     assert all(c.score == c.max_score for c in cells.values()), {g: c.message for g, c in cells.items()}
 
 
 def test_untouched_release_notebook_scores_zero(graded):
-    _, results = graded
+    assignment, _, results = graded
     assert results["blank"].score == 0
-    assert all(c.score == 0 for c in _auto_cells(results["blank"]).values())
+    assert all(c.score == 0 for c in _auto_cells(assignment, results["blank"]).values())
 
 
-@pytest.mark.parametrize("mistake", catalogue(ASSIGNMENT), ids=lambda m: m.name)
+@pytest.mark.parametrize("mistake", [m for a in ASSIGNMENTS for m in catalogue(a)], ids=lambda m: m.name)
 def test_each_mistake_loses_its_exercise_and_is_named(graded, mistake):
-    _, results = graded
-    cells = _auto_cells(results[mistake.name])
+    assignment, _, results = graded
+    if mistake not in catalogue(assignment):
+        pytest.skip(f"{mistake.name} is a mistake of another assignment")
+    cells = _auto_cells(assignment, results[mistake.name])
     lost = {gid for gid, c in cells.items() if c.score < c.max_score}
     assert lost == set(mistake.loses), f"{mistake.name}: lost {lost}, expected {set(mistake.loses)}"
     for gid in mistake.loses:
@@ -99,12 +120,16 @@ def test_each_mistake_loses_its_exercise_and_is_named(graded, mistake):
 
 
 def test_feedback_never_shows_hidden_tests(graded):
-    course, results = graded
-    pages = list((course / "feedback").glob(f"*/{ASSIGNMENT}/*.html"))
+    assignment, course, results = graded
+    pages = list((course / "feedback").glob(f"*/{assignment}/*.html"))
     assert len(pages) == len(results)
     for page in pages:
         html = page.read_text()
         assert "run_hidden_tests" not in html and "HIDDEN TESTS" not in html, page
         assert "Model answer" not in html and "Mark scheme" not in html, page
-    mistake = (course / "feedback" / "forward_wrong_sign" / ASSIGNMENT).glob("*.html")
-    assert "wrong way round" in next(mistake).read_text()
+    first = catalogue(assignment)[0]  # the feedback page names the mistake
+    mistake = (course / "feedback" / first.name / assignment).glob("*.html")
+    assert first.message in next(mistake).read_text()
+    if assignment == "01_finite_differences":
+        mistake = (course / "feedback" / "forward_wrong_sign" / assignment).glob("*.html")
+        assert "wrong way round" in next(mistake).read_text()

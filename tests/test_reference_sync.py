@@ -12,7 +12,8 @@ import pytest
 from autograder import notebooks
 from conftest import ROOT
 
-REFERENCE_MODULES = {"01_finite_differences": "autograder.reference.finite_differences"}
+REFERENCE_MODULES = {"01_finite_differences": "autograder.reference.finite_differences",
+                     "02_forward_mode": "autograder.reference.forward_mode"}
 
 
 def _definitions(tree: ast.Module) -> dict[str, str]:

@@ -23,5 +23,6 @@ class Mistake:
 
 
 def catalogue(assignment: str) -> list[Mistake]:
-    from autograder.mistakes import finite_differences
-    return {"01_finite_differences": finite_differences.MISTAKES}[assignment]
+    from autograder.mistakes import finite_differences, forward_mode
+    return {"01_finite_differences": finite_differences.MISTAKES,
+            "02_forward_mode": forward_mode.MISTAKES}[assignment]
