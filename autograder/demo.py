@@ -20,6 +20,7 @@ STUDENT_PROSE = ("(a) The forward difference needs d + 1 evaluations, so (d+1)T;
                  "(b) A big step makes the Taylor (truncation) error large and a small step loses digits "
                  "to round-off when two close values are subtracted. (c) Reverse mode: a few T, exact.")
 DUE = "2026-11-20 23:59:00 UTC"
+CLASS_SIZE = 22  # submissions per assignment, at least
 ON_TIME = "2026-11-20 18:00:00.000000 UTC"
 LATE = "2026-11-22 09:30:00.000000 UTC"
 
@@ -75,6 +76,9 @@ def demo_class(assignment: str, course: Path) -> dict[str, object]:
         students["aliases_jax_grad"] = notebooks.fill(release, {**correct, cell: code})
     students["not_json"] = b'{"cells": [ this is not JSON'
     students["wrong_file_name"] = ("Copy of " + release.name, notebooks.fill(release, correct))
+    # Most of a real class gets it right: fill up to CLASS_SIZE with more correct submissions.
+    for number in range(1, CLASS_SIZE - len(students) + 1):
+        students[f"correct_{number:02d}"] = notebooks.fill(release, correct)
     return students
 
 
