@@ -27,27 +27,18 @@ def _manual(assignment):
     return set(notebooks.written_answers(assignment, ROOT))
 
 
-# A correct answer that warns *while a test cell calls it*, so the warning lands on the test cell's stderr.
-WARNS_WHEN_CALLED = {"01_finite_differences": ("forward_difference", '''
-import warnings
-
-def forward_difference(f, w, eps):
-    warnings.warn("this warning must not cost any points")
-    f0 = f(w)
-    grad = np.zeros(len(w))
-    for k in range(len(w)):
-        step = np.zeros(len(w))
-        step[k] = eps
-        grad[k] = (f(w + step) - f0) / eps
-    return grad
-''')}
+# A correct answer that warns *while a test cell calls it*, so the warning lands on the test cell's stderr:
+# (assignment, function) -> the model answer with a warning as the function's first statement.
+WARNS_WHEN_CALLED = {"01_finite_differences": "forward_difference"}
 
 
 def _warns_but_correct(assignment, correct, first):
-    """A correct submission that also writes a warning to stderr (at call time where one is written)."""
+    """A correct submission that also writes a warning to stderr (at call time where one is named)."""
     if assignment in WARNS_WHEN_CALLED:
-        cell, code = WARNS_WHEN_CALLED[assignment]
-        return {cell: code}
+        cell = WARNS_WHEN_CALLED[assignment]
+        signature, body = correct[cell].strip().split("\n", 1)  # "def name(...):", then the model body
+        return {cell: f"import warnings\n\n{signature}\n"
+                      f"    warnings.warn('this warning must not cost any points')\n{body}"}
     return {first: 'import warnings\nwarnings.warn("this warning must not cost any points")\n' + correct[first]}
 
 
