@@ -43,14 +43,20 @@ def make_copy(destination: Path) -> Path:
     return destination
 
 
-def api(course: Path):
-    """An ``NbGraderAPI`` for the course directory ``course``, configured by its nbgrader_config.py."""
-    from nbgrader.apps import NbGraderAPI
-    from nbgrader.coursedir import CourseDirectory
+def load_config(course: Path):
+    """The course's nbgrader_config.py, with the course directory as its root."""
     from traitlets.config.loader import PyFileConfigLoader
 
-    kernel_environment()
     config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
     config.CourseDirectory.root = str(Path(course).resolve())
-    coursedir = CourseDirectory(config=config)
-    return NbGraderAPI(coursedir=coursedir, config=config)
+    return config
+
+
+def api(course: Path, config=None):
+    """An ``NbGraderAPI`` for ``course``, configured by its nbgrader_config.py (or by ``config``)."""
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+
+    kernel_environment()
+    config = config if config is not None else load_config(course)
+    return NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)

@@ -37,12 +37,6 @@ def build(course: Path, assignment: str) -> None:
         raise RuntimeError(f"building {assignment} failed:\n{result.get('error') or result.get('log')}")
 
 
-def autograde(course: Path, assignment: str, students: list[str]) -> dict[str, dict]:
-    """Autograde each student's submission with nbgrader (one API object, no process start per student)."""
-    api = course_dir.api(course)
-    return {student: api.autograde(assignment, student, force=True, create=True) for student in students}
-
-
 def generate_feedback(course: Path, assignment: str) -> None:
     result = course_dir.api(course).generate_feedback(assignment, force=True)
     if not result["success"]:

@@ -119,23 +119,18 @@ def _note_resource_limits(nb, job: Job) -> None:
 
 def make_api(course: Path):
     """nbgrader's API for ``course``, grading the staged copies with the sandboxed execution step."""
-    from nbgrader.apps import NbGraderAPI
-    from nbgrader.coursedir import CourseDirectory
     from nbconvert.preprocessors import ClearMetadataPreprocessor
     from nbgrader.preprocessors import AssignLatePenalties, CheckCellMetadata, LimitOutput, SaveAutoGrades
-    from traitlets.config.loader import PyFileConfigLoader
 
     from autograder import course_dir
 
-    course_dir.kernel_environment()
-    config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
-    config.CourseDirectory.root = str(course)
+    config = course_dir.load_config(course)
     config.CourseDirectory.submitted_directory = STAGED
     config.OverwriteCells.add_missing_cells = True  # a deleted test cell comes back (and scores 0)
     config.Autograde.autograde_preprocessors = [_sandboxed_execute_class(), ClearMetadataPreprocessor,
                                                 LimitOutput, SaveAutoGrades, AssignLatePenalties,
                                                 CheckCellMetadata]
-    return NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+    return course_dir.api(course, config)
 
 
 _API = None
