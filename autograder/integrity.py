@@ -76,6 +76,7 @@ AD_FUNCTIONS = frozenset({
 
 _WHY = {
     "ad-library": "this exercise must be implemented without an AD library",
+    "forbidden-call": "the exercise asks for this to be done by hand",  # the exercise's own reason follows
     "dynamic-code": "code chosen or built at run time cannot be checked before it runs",
     "introspection": "reaching into the interpreter's internals can get around the checks",
     "monkeypatch": "changing library or course code can make a check pass without a correct answer",
@@ -169,10 +170,14 @@ as a magic ("automagic") unless the name is defined in the notebook."""
 # Public API
 
 
-def check_notebook(nb, *, forbid_ad: set[str], source_nb=None) -> list[Finding]:
+def check_notebook(nb, *, forbid_ad: set[str], forbid_calls: dict[str, dict[str, str]] | None = None,
+                   source_nb=None) -> list[Finding]:
     """Every finding in a submission, in notebook order.
 
-    ``forbid_ad``: grade_ids of the solution cells where AD libraries are forbidden.  ``source_nb``: the
+    ``forbid_ad``: grade_ids of the solution cells where AD libraries are forbidden.  ``forbid_calls``:
+    finer rules for exercises that use an AD library but must not use *some* of it, ``{grade_id: {dotted
+    name: why}}`` (``{"newton_cg": {"jax.hessian": "Newton-CG must touch the Hessian only through HVPs"}}``);
+    a name covers everything under it (``jax.numpy.linalg.inv``).  ``source_nb``: the
     instructor's notebook; with it, a cell's role comes from the source (a student cannot relabel an added
     cell as locked) and unchanged instructor cells are not checked.
     """
@@ -189,6 +194,8 @@ def check_notebook(nb, *, forbid_ad: set[str], source_nb=None) -> list[Finding]:
             found += [(cell.index, f) for f in rule_family(cell, names)]
         if cell.grade_id in forbid_ad:
             found += [(cell.index, f) for f in _ad_library(cell, names)]
+        if forbid_calls and cell.grade_id in forbid_calls:
+            found += [(cell.index, f) for f in _forbidden_calls(cell, names, forbid_calls[cell.grade_id])]
     found += _ad_redefinitions(cells, names, forbid_ad)
     unique = dict.fromkeys(sorted(found, key=lambda item: (item[0], item[1].line, item[1].rule, item[1].message)))
     return [finding for _, finding in unique]
@@ -216,7 +223,7 @@ def solution_to_tests(source_nb) -> dict[str, list[str]]:
 def flags_by_exercise(findings, solution_to_tests: dict[str, list[str]]) -> dict[str, list[str]]:
     """``test grade_id -> messages``: which test cells each finding invalidates.
 
-    Only a forbidden AD library is local: found in solution cell S, it concerns S's tests only.  Anything
+    Only a forbidden AD library or call is local: found in solution cell S, it concerns S's tests only.  Anything
     else (a patched module, ``exec``, file or process access, ...) changes the whole kernel, and so every
     check and every probe after it: it concerns every test, wherever it was written.  So does any
     finding in a cell the student added (or in a cell the mapping does not know).
@@ -224,7 +231,7 @@ def flags_by_exercise(findings, solution_to_tests: dict[str, list[str]]) -> dict
     every_test = list(dict.fromkeys(test for tests in solution_to_tests.values() for test in tests))
     flags: dict[str, list[str]] = {}
     for finding in findings:
-        local = finding.grade_id is not None and finding.rule == "ad-library"
+        local = finding.grade_id is not None and finding.rule in {"ad-library", "forbidden-call"}
         tests = solution_to_tests.get(finding.grade_id) if local else None
         for test in every_test if tests is None else tests:
             messages = flags.setdefault(test, [])
@@ -959,6 +966,33 @@ def _ad_library(cell: _Cell, names: _Names) -> list[Finding]:
         if ad:
             found.append(_finding(cell, use.node, "ad-library", _describe(use, ad)))
     return found
+
+
+def _forbidden_calls(cell: _Cell, names: _Names, forbidden: dict[str, str]) -> list[Finding]:
+    """In a solution cell with finer rules: any use of a forbidden name (or of something under it).
+
+    Aliases count as for AD libraries (``from jax import hessian as H``, ``inv = jnp.linalg.inv`` in
+    another cell), because the names are followed the same way.
+    """
+    found = []
+    for use in names.uses(cell.tree):
+        reported = use.values if use.kind != "name" else (
+            {v for v in use.values if v.path} | names.foreign(use.node))
+        for value in sorted(reported, key=_order):
+            rule = _forbidden_rule(value.path, forbidden)
+            if rule is not None:
+                what = f"{_describe(use, value.path)} {_where(cell)}: {forbidden[rule]}"
+                found.append(Finding(cell.grade_id, getattr(use.node, "lineno", 1), "forbidden-call", what))
+                break
+    return found
+
+
+def _forbidden_rule(path: str | None, forbidden: dict[str, str]) -> str | None:
+    """The forbidden name that ``path`` is, or lies under (``jax.hessian`` for ``jax.hessian``)."""
+    if not path:
+        return None
+    parts = path.split(".")
+    return next((".".join(parts[:n]) for n in range(len(parts), 0, -1) if ".".join(parts[:n]) in forbidden), None)
 
 
 def _ad_redefinitions(cells: list[_Cell], names: _Names, forbid_ad: set[str]) -> list[tuple[int, Finding]]:

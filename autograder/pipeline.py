@@ -59,7 +59,7 @@ def _sandboxed_execute_class():
 
         def preprocess(self, nb, resources):
             from autograder import integrity, judge, sandbox
-            from autograder.exercises import AD_FORBIDDEN
+            from autograder.exercises import AD_FORBIDDEN, FORBIDDEN_CALLS
 
             job = CURRENT
             source_nb = nbformat.read(notebooks.notebook_path(job.assignment, "source", job.course), as_version=4)
@@ -79,6 +79,7 @@ def _sandboxed_execute_class():
             verdicts = {gid: judge.judge_record(assignment, exercise, result.records.get(exercise), job.seed)
                         for gid, (assignment, exercise) in exercises.items()}
             findings = integrity.check_notebook(nb, forbid_ad=set(AD_FORBIDDEN.get(job.assignment, ())),
+                                                forbid_calls=FORBIDDEN_CALLS.get(job.assignment, {}),
                                                 source_nb=source_nb)
             flags = integrity.flags_by_exercise(findings, integrity.solution_to_tests(source_nb))
             judge.apply_verdicts(nb, verdicts, flags, not_run=result.reason or "This cell did not run.")

@@ -224,3 +224,32 @@ def test_only_an_ad_library_is_local_to_its_exercise():
     for rule in ("monkeypatch", "dynamic-code", "file-access"):
         everywhere = flags_by_exercise([Finding("a", 1, rule, "patches numpy")], mapping)
         assert set(everywhere) == {"test_a", "test_b"}, rule
+
+
+# --- finer rules: an exercise that may use JAX, but not all of it --------------------------------------------
+
+FORBID_CALLS = {"forward_difference": {"jax.hessian": "form the Hessian only through HVPs",
+                                       "numpy.linalg.inv": "no explicit inverse"}}
+
+
+@pytest.mark.parametrize("code, added", [
+    ("return jax.hessian(f)(w)[0]", None),
+    ("return H(f)(w)[0]", "from jax import hessian as H"),
+    ("return inv(np.eye(len(w))) @ w", "inv = np.linalg.inv"),
+    ("return np.linalg.inv(np.eye(len(w))) @ w", None),
+], ids=["direct", "imported alias", "alias in another cell", "numpy inverse"])
+def test_a_forbidden_call_is_flagged_through_aliases_with_its_reason(code, added):
+    findings = integrity.check_notebook(submission({"forward_difference": FD.format(code)}, added=added),
+                                        forbid_ad=set(), forbid_calls=FORBID_CALLS, source_nb=SOURCE)
+    assert flagged(findings) == {("forbidden-call", "forward_difference")}
+    reason = "Hessian" if "inv" not in code else "inverse"
+    assert reason in findings[0].message
+    flags = integrity.flags_by_exercise(findings, TESTS)
+    assert set(flags) == {"test_forward_difference"}  # local to its exercise, like an AD library
+
+
+def test_what_a_finer_rule_does_not_name_stays_allowed():
+    code = "return jax.grad(f)(w) + np.linalg.solve(np.eye(len(w)), w) * 0"
+    findings = integrity.check_notebook(submission({"forward_difference": FD.format(code)}),
+                                        forbid_ad=set(), forbid_calls=FORBID_CALLS, source_nb=SOURCE)
+    assert findings == []

@@ -12,3 +12,7 @@ AD_FORBIDDEN = {
     "01_finite_differences": finite_differences.AD_FORBIDDEN,
     "02_forward_mode": forward_mode.AD_FORBIDDEN,
 }
+
+# Finer rules for assignments that use JAX but must not use *some* of it, per solution cell:
+# {assignment: {grade_id: {dotted name: why}}}.  See ``autograder.integrity.check_notebook``.
+FORBIDDEN_CALLS: dict[str, dict[str, dict[str, str]]] = {}
