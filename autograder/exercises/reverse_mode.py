@@ -499,16 +499,31 @@ class VjpRules(Exercise):
         values = [a.copy() for a in case["args"]] + list(case["constants"])
         ans = getattr(np, case["primitive"])(*values, **case["kwargs"])
         rules = table[primitive]
+        if len(rules) < len(case["args"]):
+            return {"too_few": len(rules)}
+        shares = []
         with swapped(namespace, {"unbroadcast": _unbroadcast}):
-            shares = [np.asarray(rules[i](case["g"].copy(), ans, *values, **case["kwargs"]), dtype=float)
-                      for i in range(len(case["args"]))]
-        return {"shares": shares, "rules": len(rules)}
+            for i in range(len(case["args"])):
+                try:
+                    shares.append(np.asarray(rules[i](case["g"].copy(), ans, *values, **case["kwargs"]), dtype=float))
+                except Exception as exc:  # the student's rule: name which one failed, and how
+                    return {"raised": i, "rule_error": f"{type(exc).__name__}: {exc}"}
+        return {"shares": shares}
 
     def judge(self, case, observed):
         name = case["primitive"]
         call = f"anp.{name}" + (f"(..., {case['kwargs']})" if case["kwargs"] else "")
         if observed.get("missing"):
             return Comparison(False, f"no rule is registered for anp.{name}: call defvjp(anp.{name}, ...)")
+        if "too_few" in observed:
+            return Comparison(False, f"anp.{name} has {len(case['args'])} arguments but only {observed['too_few']} "
+                              "rule(s) registered: defvjp needs one rule per argument")
+        if "raised" in observed:
+            i = observed["raised"]
+            why = (" -- the shapes do not fit: a transpose is probably missing (for X @ Y the rules are g Y^T and "
+                   "X^T g)" if name == "matmul" else "")
+            return Comparison(False, f"the rule of {call} for argument {i} (shape {case['args'][i].shape}) raised "
+                              f"{observed['rule_error']}{why}", diagnosis="rule raised")
         jnp = oracle._jax().numpy
         fn = getattr(jnp, name)
         f = lambda *args: fn(*args, *case["constants"], **case["kwargs"])
@@ -571,12 +586,11 @@ def _backward_recursive(output):
         node.grad = np.zeros_like(np.asarray(node.value, dtype=float))
     output.grad = np.ones_like(output.value)
 
-    def send(node, g):
+    def send(node):
         for parent, pullback in node.parents:
-            share = pullback(g)
-            parent.grad = parent.grad + share
-            send(parent, share)
-    send(output, output.grad)
+            parent.grad = parent.grad + pullback(node.grad)
+            send(parent)  # passes on parent.grad before every user of parent has added its share
+    send(output)
 
 
 class Backward(Exercise):
