@@ -47,10 +47,11 @@ class Var:
     """
 
     __array_ufunc__ = None  # `ndarray + Var` must hand over to Var.__radd__, not loop over the array
+    __slots__ = ("value", "parents", "grad")  # one node per operation: small and quick (list any new attribute)
 
     def __init__(self, value, parents=()):
         self.value = value
-        self.parents = parents  # a tuple of (Var, pullback) pairs, one per Var argument
+        self.parents = parents  # (Var, pullback) pairs, one per Var argument
         self.grad = None        # filled in by backward()
 
     @property
@@ -85,10 +86,10 @@ class Var:
 def primitive(fn):
     """Wrap a NumPy function so that, called on Vars, it records how to send gradients back."""
     def wrapped(*args, **kwargs):
-        values = tuple(arg.value if isinstance(arg, Var) else arg for arg in args)
+        values = [arg.value if isinstance(arg, Var) else arg for arg in args]
         ans = fn(*values, **kwargs)
-        parents = tuple((arg, lambda g, i=i: VJP_RULES[wrapped][i](g, ans, *values, **kwargs))
-                        for i, arg in enumerate(args) if isinstance(arg, Var))  # constants: no pullback
+        parents = [(arg, lambda g, i=i: VJP_RULES[wrapped][i](g, ans, *values, **kwargs))
+                   for i, arg in enumerate(args) if isinstance(arg, Var)]  # constants get no pullback
         return Var(ans, parents) if parents else ans
     wrapped.__name__ = fn.__name__
     return wrapped
@@ -148,10 +149,10 @@ def topological_order(output):
         node, parents_done = stack.pop()
         if parents_done:
             order.append(node)
-        elif id(node) not in visited:
-            visited.add(id(node))
+        elif node not in visited:
+            visited.add(node)
             stack.append((node, True))  # comes back here once all parents are in the order
-            stack.extend((parent, False) for parent, _ in node.parents if id(parent) not in visited)
+            stack += [(parent, False) for parent, _ in node.parents if parent not in visited]
     return order
 def backward(output, cotangent=None):
     """Fill in .grad of every node that output depends on; the seed is ones, or the given cotangent."""
