@@ -26,8 +26,12 @@ def _jax():
     import jax
     if not jax.config.read("jax_enable_x64"):
         jax.config.update("jax_enable_x64", True)
+    if not _CACHE_CHECKED:
         _use_compilation_cache(jax)
     return jax
+
+
+_CACHE_CHECKED = False
 
 
 def _use_compilation_cache(jax) -> None:
@@ -37,6 +41,8 @@ def _use_compilation_cache(jax) -> None:
     20 s for assignment 3's hidden tests in a fresh kernel, 6 s when the compilations are read back from
     disk.  A grader starts a fresh kernel per submission, so the cache pays for itself at the second one.
     """
+    global _CACHE_CHECKED
+    _CACHE_CHECKED = True
     folder = os.environ.get(CACHE_VARIABLE)
     if folder:
         jax.config.update("jax_compilation_cache_dir", folder)
