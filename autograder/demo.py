@@ -33,12 +33,17 @@ MISBEHAVIOURS = {
                        "import course.checks\ncourse.checks.compare = lambda *a, **k: True",
 }
 
-# Per assignment: the solution cell in which one demo student calls jax.grad through an alias, and the code.
+# Per assignment: the solution cell in which one demo student calls jax.grad (or jax.vjp) through an alias,
+# and the code.
 ALIASES_JAX_GRAD = {
     "01_finite_differences": ("forward_difference", "import jax\nderivative = jax.grad\n\n"
                               "def forward_difference(f, w, eps):\n    return np.asarray(derivative(f)(w))"),
     "02_forward_mode": ("grad_forward", "import jax\nderivative = jax.grad\n\n"
                         "def grad_forward(f, w):\n    return np.asarray(derivative(f)(w))"),
+    # JAX is allowed in assignment 4, but the adjoint formula must not come from JAX's own VJP.
+    "04_adjoints": ("solve_vjp", "import jax\nderivative = jax.vjp\n\n"
+                    "def solve_vjp(A, b, x, g, lu=None):\n"
+                    "    _, pullback = derivative(jnp.linalg.solve, A, b)\n    return pullback(g)"),
 }
 
 

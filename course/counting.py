@@ -11,6 +11,11 @@ message that says so instead of a confusing tracer error.
 ``count_calls(module, "name")`` temporarily replaces ``module.name`` by a
 counting wrapper, to count a primitive (say ``scipy.linalg.lu_factor``) used
 *inside* a student's code.
+
+``primitive_counts(f, *args)`` counts the JAX primitives that ``f`` traces
+(``{"lu": 1, "triangular_solve": 4, ...}``): a factorization is seen however
+it was asked for, so a test can require "one LU per forward and backward
+pass" without knowing which function the student called.
 """
 
 from __future__ import annotations

@@ -307,10 +307,16 @@ class SolveVjp(Exercise):
 
     def probe(self, namespace, case):
         f = self.student(namespace)
+        A, b, x, g = case["A"].copy(), case["b"].copy(), case["x"].copy(), case["g"].copy()
         with _watched(namespace, self.name) as (_, inverses):
-            grad_A, grad_b = f(case["A"].copy(), case["b"].copy(), case["x"].copy(), case["g"].copy())
+            grad_A, grad_b = f(A, b, x, g)
+            lu = _jax().scipy.linalg.lu_factor(A)
+            try:  # given the forward pass's LU, solve_vjp must not factorize again
+                with_lu = factorizations(primitive_counts(lambda g: f(A, b, x, g, lu=lu), g))
+            except Exception:  # NumPy code cannot be traced: the custom VJP of Exercise 2 will say so
+                with_lu = {}
         return {"grad_A": np.asarray(grad_A, dtype=float), "grad_b": np.asarray(grad_b, dtype=float),
-                "inverses": list(inverses)}
+                "inverses": list(inverses), "factorizations_with_lu": with_lu}
 
     def judge(self, case, observed):
         _, grad_A, grad_b, hints_A, hints_b = _solve_truth(case)
@@ -319,8 +325,18 @@ class SolveVjp(Exercise):
         if comparison.ok:
             comparison = compare(observed["grad_A"], grad_A, name="grad_A", meaning="shaped like A: (n, n)",
                                  hints=hints_A)
+        if not comparison.ok:
+            return comparison
         inverse = _inverse_verdict(self.name, observed["inverses"])
-        return inverse if comparison.ok and inverse is not None else comparison
+        if inverse is not None:
+            return inverse
+        counts = {str(k): int(v) for k, v in observed["factorizations_with_lu"].items()}
+        if counts:
+            return Comparison(False, f"`solve_vjp` was given the factorization (lu=lu_factor(A)) and still "
+                              f"factorized a matrix ({', '.join(f'{v} x {k}' for k, v in counts.items())}): with "
+                              "`lu` given, use it (lu_solve(lu, g, trans=1)); factorize A only when lu is None.",
+                              diagnosis="wrong number of factorizations")
+        return comparison
 
 
 class Solve(Exercise):

@@ -39,6 +39,13 @@ MISTAKES = [
         description='solve_vjp computed with jax.vjp (imported under another name)',
     ),
     Mistake(
+        'solve_vjp_ignores_lu',
+        {'solve_vjp': 'def solve_vjp(A, b, x, g, lu=None):\n    """Adjoint of x = A^{-1} b: (dL/dA, dL/db) from g = dL/dx; `lu` = lu_factor(A) if the caller already has it."""\n    lu = lu_factor(A)  # always: the forward pass\'s factorization is thrown away\n    grad_b = lu_solve(lu, g, trans=1)  # lambda = A^{-T} g: one solve with A^T, from the same LU\n    if jnp.ndim(x) == 1:\n        grad_A = -jnp.outer(grad_b, x)  # -lambda x^T\n    else:\n        grad_A = -grad_b @ x.T  # -Lambda X^T: the outer products of the k columns, summed\n    return grad_A, grad_b\n'},
+        loses=('test_solve_vjp',),
+        message='still factorized',
+        description="solve_vjp factorizes A even when given the forward pass's LU",
+    ),
+    Mistake(
         'explicit_inverse_in_solve',
         {'solve': '@jax.custom_vjp\ndef solve(A, b):\n    return jnp.linalg.inv(A) @ b\n\n\ndef solve_fwd(A, b):\n    A_inv = jnp.linalg.inv(A)  # one factorization, but an explicit inverse: about 3x the work of an LU\n    x = A_inv @ b\n    return x, (A_inv, x)\n\n\ndef solve_bwd(residuals, g):\n    A_inv, x = residuals\n    lam = A_inv.T @ g\n    return (-jnp.outer(lam, x) if jnp.ndim(x) == 1 else -lam @ x.T), lam\n\n\nsolve.defvjp(solve_fwd, solve_bwd)\n'},
         loses=('test_solve',),
