@@ -183,3 +183,23 @@ def test_forbidden_calls_are_flagged_in_their_cell(cell, code, added, reason):
     assert reason in found[0].message
     flags = integrity.flags_by_exercise(found, integrity.solution_to_tests(SOURCE))
     assert set(flags) == {f"test_{cell}"}
+
+
+# --- the counting helpers the checks rely on ---------------------------------------------------------------
+
+
+def test_primitive_counts_see_a_factorization_however_it_is_requested():
+    import jax
+    import jax.numpy as jnp
+    from course import oracle
+    from course.counting import factorizations, primitive_counts, triangular_solve_shapes
+    oracle.enable_float64()
+    A_, b, g = adjoints.well_conditioned(np.random.default_rng(3), 4), np.ones(4), np.arange(4.0)
+    through_vjp = lambda f: (lambda A, b, g: jax.vjp(f, A, b)[1](g))  # noqa: E731
+    assert factorizations(primitive_counts(through_vjp(jnp.linalg.solve), A_, b, g)) == {"lu": 1}
+    twice = lambda A, b, g: jnp.linalg.solve(A.T, g) + jnp.linalg.solve(A, b)  # noqa: E731
+    assert factorizations(primitive_counts(twice, A_, b, g)) == {"lu": 2}
+    assert factorizations(primitive_counts(lambda A: jnp.linalg.svd(A), A_)) == {"svd": 1}
+    inverse = lambda A, b, g: jnp.linalg.inv(A) @ b  # noqa: E731
+    assert (4, 4) in triangular_solve_shapes(inverse, A_, b, g)
+    assert (4, 4) not in triangular_solve_shapes(through_vjp(jnp.linalg.solve), A_, b, g)
