@@ -1,10 +1,11 @@
 """Hidden tests, one module per assignment; ``ASSIGNMENTS[assignment][exercise]`` is an :class:`Exercise`."""
 
-from autograder.exercises import adjoints, finite_differences, forward_mode
+from autograder.exercises import adjoints, finite_differences, forward_mode, reverse_mode
 
 ASSIGNMENTS = {
     "01_finite_differences": {ex.name: ex for ex in finite_differences.EXERCISES},
     "02_forward_mode": {ex.name: ex for ex in forward_mode.EXERCISES},
+    "03_reverse_mode": {ex.name: ex for ex in reverse_mode.EXERCISES},
     "04_adjoints": {ex.name: ex for ex in adjoints.EXERCISES},
 }
 
@@ -12,6 +13,7 @@ ASSIGNMENTS = {
 AD_FORBIDDEN = {
     "01_finite_differences": finite_differences.AD_FORBIDDEN,
     "02_forward_mode": forward_mode.AD_FORBIDDEN,
+    "03_reverse_mode": reverse_mode.AD_FORBIDDEN,
     "04_adjoints": adjoints.AD_FORBIDDEN,
 }
 

@@ -36,7 +36,7 @@ import sys
 
 import numpy as np
 
-from autograder.exercises.base import Exercise
+from autograder.exercises.base import Exercise, swapped
 from course import oracle
 from course.checks import Comparison, compare
 from course.counting import factorizations, primitive_counts, triangular_solve_shapes
@@ -139,24 +139,6 @@ class _CountedSolve:
     def __call__(self, A, b):
         self.calls += 1
         return self.solve(A, b)
-
-
-_MISSING = object()
-
-
-@contextlib.contextmanager
-def _swapped(namespace: dict, replacements: dict):
-    """Put correct stand-ins into the student's namespace while a probe runs, then restore it."""
-    saved = {name: namespace.get(name, _MISSING) for name in replacements}
-    namespace.update(replacements)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is _MISSING:
-                namespace.pop(name, None)
-            else:
-                namespace[name] = value
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -353,7 +335,7 @@ class Solve(Exercise):
         if not isinstance(solve, jax.custom_vjp):
             return {"custom_vjp": False, "type": type(solve).__name__}
         A, b, g = case["A"].copy(), case["b"].copy(), case["g"].copy()
-        with _swapped(namespace, {"solve_vjp": _solve_vjp}), _watched(namespace, self.name) as (ad, inverses):
+        with swapped(namespace, {"solve_vjp": _solve_vjp}), _watched(namespace, self.name) as (ad, inverses):
             x, pullback = ad["vjp"](solve, A, b)
             grad_A, grad_b = pullback(g)
             try:
@@ -472,7 +454,7 @@ class NuclearNorm(Exercise):
         norm = self.student(namespace)
         if not isinstance(norm, jax.custom_vjp):
             return {"custom_vjp": False, "type": type(norm).__name__}
-        with _swapped(namespace, {"svdvals_vjp": _svdvals_vjp}), _watched(namespace, self.name) as (ad, inverses):
+        with swapped(namespace, {"svdvals_vjp": _svdvals_vjp}), _watched(namespace, self.name) as (ad, inverses):
             value, pullback = ad["vjp"](norm, case["W"].copy())
             (grad_W,) = pullback(jax.numpy.asarray(case["u"]))
         return {"custom_vjp": True, "value": np.asarray(value, dtype=float), "grad_W": np.asarray(grad_W, dtype=float)}
@@ -519,7 +501,7 @@ class RidgeValidationLoss(Exercise):
         jax = _jax()
         counted = _CountedSolve()
         args = (case["X_train"].copy(), case["y_train"].copy(), case["X_val"].copy(), case["y_val"].copy())
-        with _swapped(namespace, {"solve": counted}):
+        with swapped(namespace, {"solve": counted}):
             loss = self.student(namespace)
             value = loss(case["log_lam"], *args)
             slope = jax.grad(loss)(case["log_lam"], *args)
@@ -558,7 +540,7 @@ class TuneLogLam(Exercise):
     def probe(self, namespace, case):
         counted = _CountedSolve()
         args = (case["X_train"].copy(), case["y_train"].copy(), case["X_val"].copy(), case["y_val"].copy())
-        with _swapped(namespace, {"solve": counted, "ridge_validation_loss": _ridge_loss(counted)}):
+        with swapped(namespace, {"solve": counted, "ridge_validation_loss": _ridge_loss(counted)}):
             path = self.student(namespace)(case["log_lam0"], case["learning_rate"], case["steps"], *args)
         return {"path": np.asarray(path, dtype=float)}
 
