@@ -33,7 +33,8 @@ MISBEHAVIOURS = {
                        "import course.checks\ncourse.checks.compare = lambda *a, **k: True",
 }
 
-# Per assignment: the solution cell in which one demo student calls jax.grad through an alias, and the code.
+# Per assignment: the solution cell in which one demo student calls jax.grad (or jax.vjp) through an alias,
+# and the code.
 ALIASES_JAX_GRAD = {
     "01_finite_differences": ("forward_difference", "import jax\nderivative = jax.grad\n\n"
                               "def forward_difference(f, w, eps):\n    return np.asarray(derivative(f)(w))"),
@@ -41,6 +42,10 @@ ALIASES_JAX_GRAD = {
                         "def grad_forward(f, w):\n    return np.asarray(derivative(f)(w))"),
     "03_reverse_mode": ("grad", "import jax\nderivative = jax.grad\n\n"
                         "def grad(f):\n    return lambda *args: np.asarray(derivative(f)(*args))"),
+    # JAX is allowed in assignment 4, but the adjoint formula must not come from JAX's own VJP.
+    "04_adjoints": ("solve_vjp", "import jax\nderivative = jax.vjp\n\n"
+                    "def solve_vjp(A, b, x, g, lu=None):\n"
+                    "    _, pullback = derivative(jnp.linalg.solve, A, b)\n    return pullback(g)"),
 }
 
 

@@ -364,6 +364,12 @@ def _dot(a, b) -> float:
     return float(sum(np.vdot(x, y) for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b))))
 
 
+def require(condition, message: str) -> None:
+    """A visible check's plain condition: fails with ``message`` alone, shown without a traceback (unlike assert)."""
+    if not condition:
+        raise CheckFailed(message)
+
+
 def check_calls(counted, expected: int, *, what: str, why: str = "") -> None:
     """Check how often a :class:`course.counting.Counted` function was called."""
     if counted.calls != expected:

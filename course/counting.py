@@ -11,6 +11,11 @@ message that says so instead of a confusing tracer error.
 ``count_calls(module, "name")`` temporarily replaces ``module.name`` by a
 counting wrapper, to count a primitive (say ``scipy.linalg.lu_factor``) used
 *inside* a student's code.
+
+``primitive_counts(f, *args)`` counts the JAX primitives that ``f`` traces
+(``{"lu": 1, "triangular_solve": 4, ...}``): a factorization is seen however
+it was asked for, so a test can require "one LU per forward and backward
+pass" without knowing which function the student called.
 """
 
 from __future__ import annotations
@@ -85,3 +90,57 @@ def count_calls(owner, attribute: str) -> Iterator[Counted]:
 
 
 _MISSING = object()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Counting what JAX does: the primitives of a traced function.
+
+FACTORIZATIONS = ("lu", "qr", "geqrf", "geqp3", "householder_product", "cholesky", "svd", "eigh", "eig", "schur",
+                  "hessenberg", "tridiagonal")
+"""JAX primitives that factorize a matrix (each costs O(n^3) for an n x n matrix)."""
+
+
+def _sub_jaxprs(value) -> Iterator:
+    """The jaxprs nested in one equation parameter (a loop body, a branch, a custom rule's jaxpr, ...)."""
+    if isinstance(value, (tuple, list)):
+        for item in value:
+            yield from _sub_jaxprs(item)
+    elif hasattr(value, "jaxpr") and hasattr(value, "consts"):  # a ClosedJaxpr
+        yield value.jaxpr
+    elif hasattr(value, "eqns"):  # a Jaxpr
+        yield value
+
+
+def _walk(jaxpr) -> Iterator:
+    for eqn in jaxpr.eqns:
+        yield eqn
+        for param in eqn.params.values():
+            for sub in _sub_jaxprs(param):
+                yield from _walk(sub)
+
+
+def primitive_counts(f: Callable, *args) -> dict[str, int]:
+    """How many times each JAX primitive appears in ``f(*args)``, nested calls included.
+
+    ``primitive_counts(lambda A, b, g: jax.vjp(solve, A, b)[1](g), A, b, g)["lu"]`` is the number of LU
+    factorizations in a forward and a backward pass of ``solve``.  It counts what JAX *traces*, so it
+    sees a factorization however it was asked for (``jnp.linalg.solve``, ``lu_factor``, ``inv``, ...).
+    Code in plain NumPy cannot be traced: it raises JAX's TracerArrayConversionError.
+    """
+    import jax
+    counts: dict[str, int] = {}
+    for eqn in _walk(jax.make_jaxpr(f)(*args).jaxpr):
+        counts[eqn.primitive.name] = counts.get(eqn.primitive.name, 0) + 1
+    return counts
+
+
+def factorizations(counts: dict[str, int]) -> dict[str, int]:
+    """The matrix factorizations among :func:`primitive_counts`' counts (``{"lu": 1}``)."""
+    return {name: counts[name] for name in FACTORIZATIONS if counts.get(name)}
+
+
+def triangular_solve_shapes(f: Callable, *args) -> list[tuple[int, ...]]:
+    """The shapes of the right-hand sides of every triangular solve in ``f(*args)`` (each LU solve makes two)."""
+    import jax
+    return [tuple(eqn.invars[1].aval.shape) for eqn in _walk(jax.make_jaxpr(f)(*args).jaxpr)
+            if eqn.primitive.name == "triangular_solve"]
