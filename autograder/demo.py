@@ -39,6 +39,9 @@ ALIASES_JAX_GRAD = {
                               "def forward_difference(f, w, eps):\n    return np.asarray(derivative(f)(w))"),
     "02_forward_mode": ("grad_forward", "import jax\nderivative = jax.grad\n\n"
                         "def grad_forward(f, w):\n    return np.asarray(derivative(f)(w))"),
+    # A JAX assignment: jax.grad is allowed; the cheat is the dense Hessian where it must be built from HVPs.
+    "05_hvp": ("hessian_from_hvps", "import jax\nderivative = jax.hessian\n\n"
+               "def hessian_from_hvps(f, x, hvp=None):\n    return np.asarray(derivative(f)(x))"),
 }
 
 

@@ -13,7 +13,8 @@ from autograder import notebooks
 from conftest import ROOT
 
 REFERENCE_MODULES = {"01_finite_differences": "autograder.reference.finite_differences",
-                     "02_forward_mode": "autograder.reference.forward_mode"}
+                     "02_forward_mode": "autograder.reference.forward_mode",
+                     "05_hvp": "autograder.reference.hvp"}
 
 
 def _definitions(tree: ast.Module) -> dict[str, str]:

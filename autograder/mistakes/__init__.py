@@ -23,6 +23,7 @@ class Mistake:
 
 
 def catalogue(assignment: str) -> list[Mistake]:
-    from autograder.mistakes import finite_differences, forward_mode
+    from autograder.mistakes import finite_differences, forward_mode, hvp
     return {"01_finite_differences": finite_differences.MISTAKES,
-            "02_forward_mode": forward_mode.MISTAKES}[assignment]
+            "02_forward_mode": forward_mode.MISTAKES,
+            "05_hvp": hvp.MISTAKES}[assignment]
