@@ -90,3 +90,15 @@ def extended_rosenbrock(x):
     xp = array_module(x)
     a, b = x[0::2], x[1::2]
     return xp.sum(100.0 * (b - a ** 2) ** 2 + (1.0 - a) ** 2)
+
+
+_LOGISTIC_CUBIC_A = np.random.default_rng(5).standard_normal((9, 6))
+
+
+def logistic_cubic(x):
+    """sum(log(1 + exp(A x))) + x_0 sum(x^3) / 6 for a fixed random 9 x 6 matrix A (x has 6 entries).
+
+    Not quadratic and not separable: its Hessian is dense and changes from point to point.
+    """
+    xp = array_module(x)
+    return xp.sum(xp.logaddexp(0.0, _LOGISTIC_CUBIC_A @ x)) + xp.sum(x ** 3) * x[0] / 6

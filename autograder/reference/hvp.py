@@ -29,10 +29,7 @@ def hvp_finite_difference(f, x, v, eps):
 
 
 def hessian_from_hvps(f, x, hvp=None):
-    """The n x n Hessian of f at x, one column H e_k per HVP: exactly n HVPs.
-
-    hvp(f, x, v) computes H(x) v; by default your hvp_forward_over_reverse.
-    """
+    """The n x n Hessian of f at x from exactly n calls hvp(f, x, v), one per column (default hvp: yours)."""
     if hvp is None:
         hvp = hvp_forward_over_reverse
     columns = [hvp(f, x, e) for e in np.eye(len(x))]  # H e_k is column k
@@ -40,13 +37,7 @@ def hessian_from_hvps(f, x, hvp=None):
 
 
 def truncated_cg(hvp, g, eta, max_iter):
-    """Approximately solve H p = -g by conjugate gradients, using H only through hvp(d) = H d.
-
-    Stops when the residual ||H p + g|| is at most eta ||g|| (an inexact Newton step is enough far
-    from the solution), at the first direction of non-positive curvature (there the quadratic model
-    has no minimum: take what was built so far, or -g at the very start), or after max_iter steps.
-    Every iterate is a descent direction.
-    """
+    """Solve H p = -g roughly by CG, with H only as hvp(d) = H d; stop at ||H p + g|| <= eta ||g|| or curvature <= 0."""
     p = jnp.zeros_like(g)
     r = g  # the residual H p + g at p = 0
     d = -r
@@ -67,10 +58,7 @@ def truncated_cg(hvp, g, eta, max_iter):
         rr = rr_new
     return p
 def newton_cg(f, x0, tol=1e-6, max_iter=200):
-    """Minimize f from x0 by Newton's method, each step solved by CG with HVPs only (never the n x n Hessian).
-
-    Returns (x, grad_norms) with grad_norms[k] = ||grad f(x_k)||, x_0 = x0 first and the returned x last.
-    """
+    """Minimize f from x0 by Newton-CG, Hessian only through HVPs; return (x, ||grad f|| at every iterate)."""
     value_and_grad = jax.jit(jax.value_and_grad(f))
     hvp = jax.jit(lambda x, v: jax.jvp(jax.grad(f), (x,), (v,))[1])  # compiled once, reused for every HVP
     x = jnp.asarray(x0, dtype=float)
