@@ -38,7 +38,7 @@ from course.checks import Comparison, OutOfTime, compare, time_limit
 
 EXACT = ("hvp_forward_over_reverse", "hvp_reverse_over_reverse")
 DENSE = ("hessian", "jacfwd", "jacrev")
-NEWTON_SECONDS = 8.0  # per case; the reference needs well under 1 s for each (see the judge's message)
+NEWTON_SECONDS = 10.0  # per case; the jitted reference needs under 1 s for each, without jit up to about 8 s
 LARGE_N = 20_000
 
 # ---------------------------------------------------------------------------
@@ -394,15 +394,15 @@ class NewtonCg(Exercise):
         n = LARGE_N
         start = np.tile([-1.2, 1.0], n // 2) + 0.3 * rng.standard_normal(n)
         return [
-            {"index": 0, "f": _rosenbrock(n), "x0": start, "tol": 1e-6},
-            {"index": 1, "f": _softplus_chain(rng, n), "x0": 2.0 * rng.standard_normal(n), "tol": 1e-8},
-            {"index": 2, "f": _logistic(rng, 300, m=500, lam=1e-2), "x0": rng.standard_normal(300), "tol": 1e-7},
+            {"problem": 1, "f": _rosenbrock(n), "x0": start, "tol": 1e-6},
+            {"problem": 2, "f": _softplus_chain(rng, n), "x0": 2.0 * rng.standard_normal(n), "tol": 1e-8},
+            {"problem": 3, "f": _logistic(rng, 300, m=500, lam=1e-2), "x0": rng.standard_normal(300), "tol": 1e-7},
         ]
 
     _gave_up = False
 
     def probe(self, namespace, case):
-        if case["index"] == 0:
+        if case["problem"] == 1:  # a new run of the hidden tests starts
             NewtonCg._gave_up = False
         if NewtonCg._gave_up:
             return {"skipped": True}
