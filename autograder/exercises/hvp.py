@@ -413,11 +413,15 @@ class NewtonCg(Exercise):
         try:
             with time_limit(NEWTON_SECONDS), no_dense_hessian(namespace, self.name, identity=True), \
                     _swapped(namespace, stand_ins):
-                x, grad_norms = newton_cg(case["f"], x0, tol=case["tol"], max_iter=200)
+                result = newton_cg(case["f"], x0, tol=case["tol"], max_iter=200)
         except OutOfTime:
             NewtonCg._gave_up = True
             return {"timed_out": NEWTON_SECONDS}
         seconds = time.perf_counter() - start
+        if not (isinstance(result, (tuple, list)) and len(result) == 2):
+            length = f" of length {len(result)}" if isinstance(result, (tuple, list)) else ""
+            return {"returned": f"one object of type {type(result).__name__}{length}"}
+        x, grad_norms = result
         return {"x": np.asarray(x, dtype=float), "grad_norms": np.asarray([float(g) for g in grad_norms]),
                 "seconds": seconds, "unchanged": bool(np.array_equal(x0, case["x0"]))}
 
@@ -433,6 +437,9 @@ class NewtonCg(Exercise):
                               "curvature), the Newton loop does not stop at ||grad f|| <= tol, or the line search "
                               "never ends. (Jit the gradient and the HVP: without jax.jit every step is slow.)",
                               diagnosis="did not finish")
+        if "returned" in observed:
+            return Comparison(False, f"`newton_cg` should return the pair (x, grad_norms); it returned "
+                              f"{observed['returned']}.", diagnosis="wrong return value")
         if not observed["unchanged"]:
             return Comparison(False, "`newton_cg` changed x0 in place; work on a copy.")
         x = observed["x"]
