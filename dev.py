@@ -34,7 +34,7 @@ def ensure_environment() -> None:
         venv.EnvBuilder(with_pip=True).create(VENV)
     print("installing the course and its dependencies (a few minutes the first time) ...", flush=True)
     pip = [str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
-    subprocess.run(pip + ["-e", f"{ROOT}[lab,test]"], check=True)
+    subprocess.run(pip + ["-e", f"{ROOT}[lab,test,bench]"], check=True)
     STAMP.write_text(wanted)
 
 

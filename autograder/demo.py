@@ -39,6 +39,8 @@ ALIASES_JAX_GRAD = {
                               "def forward_difference(f, w, eps):\n    return np.asarray(derivative(f)(w))"),
     "02_forward_mode": ("grad_forward", "import jax\nderivative = jax.grad\n\n"
                         "def grad_forward(f, w):\n    return np.asarray(derivative(f)(w))"),
+    "03_reverse_mode": ("grad", "import jax\nderivative = jax.grad\n\n"
+                        "def grad(f):\n    return lambda *args: np.asarray(derivative(f)(*args))"),
     # A JAX assignment: jax.grad is allowed; the cheat is the dense Hessian where it must be built from HVPs.
     "05_hvp": ("hessian_from_hvps", "import jax\nderivative = jax.hessian\n\n"
                "def hessian_from_hvps(f, x, hvp=None):\n    return np.asarray(derivative(f)(x))"),

@@ -84,6 +84,8 @@ _WHY = {
     "network": "an exercise needs no network; this could fetch answers or send data out",
     "process": "an exercise needs no access to the operating system, other processes or the interpreter",
     "magic": "IPython magics run outside plain Python and are not checked",
+    "grader-code": "the grader's own code (hidden tests, and stand-ins that hold correct answers) is not for "
+                   "submissions",
     "unparsable": "a cell that is not Python cannot be checked",
 }
 
@@ -114,6 +116,7 @@ for _rule, _paths in {
         "cffi", "pty", "resource", "atexit", "faulthandler", "posix", "nt",
     ],
     "magic": ["IPython", "ipykernel"],
+    "grader-code": ["autograder"],
     "monkeypatch": ["unittest.mock", "mock"],
 }.items():
     _PATH_RULES.update(dict.fromkeys(_paths, _rule))
@@ -1106,9 +1109,10 @@ def _monkeypatching(cell: _Cell, names: _Names) -> list[Finding]:
 def _system_access(cell: _Cell, names: _Names) -> list[Finding]:
     """Files, network, processes and the interpreter: ``open``, ``os``, ``sys``, ``socket``, ``pickle``...
 
-    None of it is needed to compute a derivative, and each can reach the grader's files or answers.
+    None of it is needed to compute a derivative, and each can reach the grader's files or answers; nor is
+    the grader's own package, whose stand-ins hold correct answers.
     """
-    return _classified(cell, names, {"file-access", "network", "process"})
+    return _classified(cell, names, {"file-access", "network", "process", "grader-code"})
 
 
 def _magics(cell: _Cell, names: _Names) -> list[Finding]:

@@ -59,6 +59,10 @@ class Comparison:
             raise CheckFailed(self.message)
         return self
 
+    def _repr_pretty_(self, printer, cycle) -> None:
+        """How a notebook shows a check left as a cell's last line: its verdict in words, not the dataclass."""
+        printer.text(("passed: " if self.ok else "FAILED: ") + self.message)
+
 
 # A hint is a likely mistake: a short explanation and what the wrong answer
 # would be, as a function of the right one (or a constant factor).

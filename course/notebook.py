@@ -41,6 +41,16 @@ def is_grading() -> bool:
     return os.environ.get("NBGRADER_EXECUTION") == "autograde" or bool(os.environ.get("NBGRADER_VALIDATING"))
 
 
+def autograding() -> bool:
+    """True while nbgrader autogrades (and not while a student validates).
+
+    Where an exercise builds on earlier ones (a reverse-mode engine), the visible checks run the
+    student's whole stack, so one early mistake would fail every later check.  When graded, those
+    checks step aside: the hidden tests judge each exercise with correct stand-ins for the others.
+    """
+    return os.environ.get("NBGRADER_EXECUTION") == "autograde"
+
+
 def show_failed_checks_as_messages() -> None:
     """In IPython, show a failed check as its message alone, without a traceback.
 

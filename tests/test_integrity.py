@@ -253,3 +253,10 @@ def test_what_a_finer_rule_does_not_name_stays_allowed():
     findings = integrity.check_notebook(submission({"forward_difference": FD.format(code)}),
                                         forbid_ad=set(), forbid_calls=FORBID_CALLS, source_nb=SOURCE)
     assert findings == []
+
+
+def test_using_the_graders_stand_ins_is_flagged():
+    """The probes' correct stand-ins are importable inside the sandbox; a submission may not borrow them."""
+    added = "from autograder.exercises import forward_mode as answers"
+    findings = check(submission({"forward_difference": FD.format("return answers._jvp(f, w, w)[1]")}, added=added))
+    assert ("grader-code", None) in flagged(findings)

@@ -14,6 +14,7 @@ from conftest import ROOT
 
 REFERENCE_MODULES = {"01_finite_differences": "autograder.reference.finite_differences",
                      "02_forward_mode": "autograder.reference.forward_mode",
+                     "03_reverse_mode": "autograder.reference.reverse_mode",
                      "05_hvp": "autograder.reference.hvp"}
 
 
@@ -26,6 +27,8 @@ def _definitions(tree: ast.Module) -> dict[str, str]:
                     and isinstance(body[0].value.value, str):
                 node.body = body[1:]  # the docstring
             out[node.name] = ast.dump(node)
+        elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
+            out[ast.unparse(node)] = ast.dump(node)  # a registration such as defvjp(anp.exp, ...)
         elif isinstance(node, ast.Assign):
             for target in node.targets:
                 if isinstance(target, ast.Name):

@@ -34,14 +34,19 @@ def test_release_holds_no_solutions_or_hidden_tests(assignment):
     for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "run_hidden_tests",
                    "Model answer", "Mark scheme"):
         assert marker not in text
+    source = {notebooks.grade_id(c): c.source for c in
+              nbformat.read(notebooks.notebook_path(assignment, "source", ROOT), as_version=4).cells}
     for cell in release.cells:
         gid = notebooks.grade_id(cell)
         if notebooks.is_solution(cell):
-            # Only the signature and docstring may survive from the model answer.
+            # Only what lies outside the solution regions (signature, docstring, scaffolding) may survive.
             assert "NotImplementedError" in cell.source or "YOUR ANSWER HERE" in cell.source, gid
-            body = [line for line in source_answers[gid].splitlines()
-                    if line.strip() and not line.lstrip().startswith(("def ", '"""'))]
-            assert not [line for line in body if line in cell.source.splitlines()], gid
+            inside, outside = _solution_regions(source[gid]) if "BEGIN SOLUTION" in source[gid] else (
+                [line for line in source_answers[gid].splitlines() if not line.lstrip().startswith(("def ", '"""'))],
+                [])
+            leaked = [line for line in inside if line.strip() and line not in outside
+                      and line in cell.source.splitlines()]
+            assert not leaked, gid
 
 
 @pytest.mark.parametrize("step", ["source", "release"])
@@ -50,3 +55,14 @@ def test_committed_notebooks_carry_no_outputs(step):
         for cell in json.loads(path.read_text())["cells"]:
             if cell["cell_type"] == "code":
                 assert cell["outputs"] == [] and cell["execution_count"] is None, path
+
+
+def _solution_regions(text: str) -> tuple[list[str], list[str]]:
+    """The lines inside ``### BEGIN/END SOLUTION`` regions, and those outside them."""
+    inside, outside, in_region = [], [], False
+    for line in text.splitlines():
+        if "### BEGIN SOLUTION" in line or "### END SOLUTION" in line:
+            in_region = "BEGIN" in line
+            continue
+        (inside if in_region else outside).append(line)
+    return inside, outside

@@ -1,10 +1,11 @@
 """Hidden tests, one module per assignment; ``ASSIGNMENTS[assignment][exercise]`` is an :class:`Exercise`."""
 
-from autograder.exercises import finite_differences, forward_mode, hvp
+from autograder.exercises import finite_differences, forward_mode, hvp, reverse_mode
 
 ASSIGNMENTS = {
     "01_finite_differences": {ex.name: ex for ex in finite_differences.EXERCISES},
     "02_forward_mode": {ex.name: ex for ex in forward_mode.EXERCISES},
+    "03_reverse_mode": {ex.name: ex for ex in reverse_mode.EXERCISES},
     "05_hvp": {ex.name: ex for ex in hvp.EXERCISES},
 }
 
@@ -12,6 +13,7 @@ ASSIGNMENTS = {
 AD_FORBIDDEN = {
     "01_finite_differences": finite_differences.AD_FORBIDDEN,
     "02_forward_mode": forward_mode.AD_FORBIDDEN,
+    "03_reverse_mode": reverse_mode.AD_FORBIDDEN,
     "05_hvp": hvp.AD_FORBIDDEN,
 }
 

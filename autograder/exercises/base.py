@@ -20,6 +20,7 @@ recorded data in its own, trusted process.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import zlib
 from typing import Any
@@ -99,3 +100,25 @@ def describe(case: dict) -> str:
         else:
             parts.append(f"{key}={value!r}")
     return ", ".join(parts)
+
+
+_MISSING = object()
+
+
+@contextlib.contextmanager
+def swapped(namespace: dict, replacements: dict):
+    """Put correct stand-ins into the student's namespace while a probe runs, then restore it.
+
+    The student's functions look their globals up when called, so a later exercise's probe sees the
+    stand-ins instead of the student's earlier answers: one mistake costs points only once.
+    """
+    saved = {name: namespace.get(name, _MISSING) for name in replacements}
+    namespace.update(replacements)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is _MISSING:
+                namespace.pop(name, None)
+            else:
+                namespace[name] = value

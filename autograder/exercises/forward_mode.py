@@ -15,12 +15,11 @@ and the elementary functions are tested on their own.
 
 from __future__ import annotations
 
-import contextlib
 from types import SimpleNamespace
 
 import numpy as np
 
-from autograder.exercises.base import Exercise
+from autograder.exercises.base import Exercise, swapped
 from course import oracle
 from course.checks import Comparison, compare
 from course.counting import Counted
@@ -144,24 +143,6 @@ def _jax_ops():
     jnp = oracle._jax().numpy
     return SimpleNamespace(exp=jnp.exp, log=jnp.log, sqrt=jnp.sqrt, sin=jnp.sin, cos=jnp.cos, tanh=jnp.tanh,
                            dot=jnp.dot, sum=jnp.sum)
-
-
-_MISSING = object()
-
-
-@contextlib.contextmanager
-def _swapped(namespace: dict, replacements: dict):
-    """Put correct stand-ins into the student's namespace while a probe runs, then restore it."""
-    saved = {name: namespace.get(name, _MISSING) for name in replacements}
-    namespace.update(replacements)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is _MISSING:
-                namespace.pop(name, None)
-            else:
-                namespace[name] = value
 
 
 def _parts(out) -> dict:
@@ -455,7 +436,7 @@ class Jvp(Exercise):
 
     def probe(self, namespace, case):
         w, v = case["w"].copy(), case["v"].copy()
-        with _swapped(namespace, _stand_ins()):
+        with swapped(namespace, _stand_ins()):
             value, tangent = self.student(namespace)(case["f"].build(STAND_INS), w, v)
         return {"value": np.asarray(value, dtype=float), "tangent": np.asarray(tangent, dtype=float),
                 "unchanged": bool(np.array_equal(w, case["w"]) and np.array_equal(v, case["v"]))}
@@ -480,7 +461,7 @@ class JacobianForward(Exercise):
 
     def probe(self, namespace, case):
         f = Counted(case["f"].build(STAND_INS), forbid_ad=True, name="f")
-        with _swapped(namespace, _stand_ins("jvp")):
+        with swapped(namespace, _stand_ins("jvp")):
             jac = self.student(namespace)(f, case["w"].copy())
         return {"jacobian": np.asarray(jac, dtype=float), "calls": f.calls}
 
@@ -509,7 +490,7 @@ class GradForward(Exercise):
 
     def probe(self, namespace, case):
         f = Counted(case["f"].build(STAND_INS), forbid_ad=True, name="f")
-        with _swapped(namespace, _stand_ins("jvp", "jacobian_forward")):
+        with swapped(namespace, _stand_ins("jvp", "jacobian_forward")):
             grad = self.student(namespace)(f, case["w"].copy())
         return {"gradient": np.asarray(grad, dtype=float), "calls": f.calls}
 
@@ -536,7 +517,7 @@ class LectureTable(Exercise):
         return [{"w": np.array([rng.uniform(1.2, 5.0), rng.uniform(0.3, 4.0)])} for _ in range(3)]
 
     def probe(self, namespace, case):
-        with _swapped(namespace, _stand_ins("jvp")):
+        with swapped(namespace, _stand_ins("jvp")):
             table = self.student(namespace)(case["w"].copy())
         return {"table": {str(k): np.asarray([float(x) for x in table[k]]) for k in TABLE_KEYS if k in table}}
 

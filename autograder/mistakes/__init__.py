@@ -23,7 +23,8 @@ class Mistake:
 
 
 def catalogue(assignment: str) -> list[Mistake]:
-    from autograder.mistakes import finite_differences, forward_mode, hvp
+    from autograder.mistakes import finite_differences, forward_mode, hvp, reverse_mode
     return {"01_finite_differences": finite_differences.MISTAKES,
             "02_forward_mode": forward_mode.MISTAKES,
+            "03_reverse_mode": reverse_mode.MISTAKES,
             "05_hvp": hvp.MISTAKES}[assignment]
