@@ -112,3 +112,21 @@ def test_a_vmap_over_n_directions_counts_as_n_hvps():
     assert counter.directions == 5 and H.shape == (5, 5)
     counter(f, x, jnp.ones(5))
     assert counter.directions == 6
+
+
+def test_newton_probe_bounds_itself_and_skips_the_remaining_problems(monkeypatch):
+    from autograder.exercises.base import judge_all, observe
+    monkeypatch.setattr(hvp, "NEWTON_SECONDS", 0.5)
+
+    def newton_cg(f, x0, tol=1e-6, max_iter=200):  # CG without a stopping rule, at its most extreme
+        while True:
+            pass
+
+    spec = hvp.NewtonCg()
+    cases = spec.cases(np.random.default_rng(0))
+    start = time.perf_counter()
+    observed = [observe(spec, {"newton_cg": newton_cg}, case) for case in cases]
+    assert time.perf_counter() - start < 3
+    assert observed[0] == {"timed_out": 0.5} and all(o == {"skipped": True} for o in observed[1:])
+    verdict = judge_all(spec, cases, observed)
+    assert not verdict.ok and "did not finish within 0.5 s" in verdict.message and "stopping rule" in verdict.message
