@@ -4,7 +4,7 @@ The truth is JAX in float64: ``jax.hessian`` at small n, and at large n (where
 no dense Hessian fits) the forward-over-reverse HVP, itself cross-checked
 against reverse-over-reverse before it judges anyone.  At large n the
 student's HVP must also be symmetric as a bilinear form, w^T (H v) = v^T (H w),
-which no wrong evaluation point or transpose survives.
+which an HVP taken at the wrong point (x and v swapped) or a gradient in its place fails.
 
 Cost is graded, not only values:
 
@@ -36,7 +36,6 @@ from autograder.exercises.base import Exercise
 from course import oracle
 from course.checks import Comparison, OutOfTime, compare, time_limit
 
-EXACT = ("hvp_forward_over_reverse", "hvp_reverse_over_reverse")
 DENSE = ("hessian", "jacfwd", "jacrev")
 NEWTON_SECONDS = 10.0  # per case; the jitted reference needs under 1 s for each, without jit up to about 8 s
 LARGE_N = 20_000
