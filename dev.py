@@ -3,6 +3,7 @@
 
     python3 dev.py demo    build the student versions and grade the bundled demo class
     python3 dev.py test    run the whole test suite
+    python3 dev.py lab     open JupyterLab on the student versions (release/), as a student would
 
 Each first makes (or refreshes) the virtual environment in .venv/ with the
 package and its dependencies; later runs reuse it while pyproject.toml is
@@ -59,10 +60,12 @@ def run(args: list[str]) -> int:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in {"demo", "test"}:
+    if not argv or argv[0] not in {"demo", "test", "lab"}:
         print(__doc__)
         return 2
     ensure_environment()
+    if argv[0] == "lab":
+        return run(["-m", "jupyter", "lab", str(ROOT / "release"), *argv[1:]])
     ensure_sandbox()
     if argv[0] == "demo":
         return run(["-m", "autograder", "demo", *argv[1:]])

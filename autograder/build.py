@@ -47,7 +47,14 @@ def validate(assignment: str, course: Path) -> None:
 
 
 def build(course: Path, assignment: str, duedate: str | None = None) -> None:
-    """Validate, then generate release/<assignment>; optionally set the due date in the gradebook."""
+    """Validate, then generate release/<assignment>; optionally set the due date in the gradebook.
+
+    The source notebook's first cell (the Colab set-up, with the repository's address) is refreshed
+    from pyproject.toml first, so the address lives in one place.
+    """
+    from autograder import links
+    if (Path(course) / "pyproject.toml").exists():
+        links.refresh_notebook(notebooks.notebook_path(assignment, "source", course), Path(course))
     validate(assignment, Path(course))
     grading.build(course, assignment)
     if duedate:

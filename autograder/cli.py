@@ -29,9 +29,13 @@ def _students(course: Path, assignment: str) -> list[str]:
 
 def cmd_build(args) -> int:
     from autograder import build
+    from autograder import links
     for assignment in args.assignments or notebooks.assignments(args.course):
         build.build(args.course, assignment)
         print(f"built release/{assignment}")
+    if (args.course / "README.md").exists() and links.README_START in (args.course / "README.md").read_text():
+        if links.refresh_readme(args.course):
+            print("updated the Colab links in README.md")
     return 0
 
 

@@ -142,6 +142,9 @@ def _init_worker(slots) -> None:
     global _SLOT
     _SLOT = slots.get()
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
+    # The judges' JAX compilations, kept on disk between workers and runs (the sandbox's --clearenv
+    # keeps this away from student code).
+    os.environ.setdefault("COURSE_JAX_CACHE", str(Path.home() / ".cache" / "autodiff-course" / "jax"))
     # nbgrader's gradebook code triggers SQLAlchemy's "not in session" warnings on every submission:
     # harmless (nbgrader's own), and they would bury the progress bar.
     import warnings

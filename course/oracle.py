@@ -18,12 +18,30 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 import numpy as np  # noqa: E402
 
 
+CACHE_VARIABLE = "COURSE_JAX_CACHE"
+
+
 def _jax():
     """JAX, imported on first use (importing this module stays cheap) and switched to float64."""
     import jax
     if not jax.config.read("jax_enable_x64"):
         jax.config.update("jax_enable_x64", True)
+        _use_compilation_cache(jax)
     return jax
+
+
+def _use_compilation_cache(jax) -> None:
+    """Keep JAX's compiled kernels on disk when ``COURSE_JAX_CACHE`` names a folder (tests, graders).
+
+    The oracle runs JAX op by op, and each new (operation, shape) is compiled once per process: about
+    20 s for assignment 3's hidden tests in a fresh kernel, 6 s when the compilations are read back from
+    disk.  A grader starts a fresh kernel per submission, so the cache pays for itself at the second one.
+    """
+    folder = os.environ.get(CACHE_VARIABLE)
+    if folder:
+        jax.config.update("jax_compilation_cache_dir", folder)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+        jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 
 def enable_float64() -> None:

@@ -5,3 +5,5 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # autograder/ is not installed: it is the instructor's side
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+# JAX's compilations on disk, shared by the test processes and the kernels they start (see course.oracle).
+os.environ.setdefault("COURSE_JAX_CACHE", str(ROOT / ".cache" / "jax"))
