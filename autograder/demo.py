@@ -46,6 +46,9 @@ ALIASES_JAX_GRAD = {
     "04_adjoints": ("solve_vjp", "import jax\nderivative = jax.vjp\n\n"
                     "def solve_vjp(A, b, x, g, lu=None):\n"
                     "    _, pullback = derivative(jnp.linalg.solve, A, b)\n    return pullback(g)"),
+    # A JAX assignment: jax.grad is allowed; the cheat is the dense Hessian where it must be built from HVPs.
+    "05_hvp": ("hessian_from_hvps", "import jax\nderivative = jax.hessian\n\n"
+               "def hessian_from_hvps(f, x, hvp=None):\n    return np.asarray(derivative(f)(x))"),
 }
 
 

@@ -25,6 +25,7 @@ Tolerance policy (the numbers behind it are in the README):
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -375,3 +376,83 @@ def check_calls(counted, expected: int, *, what: str, why: str = "") -> None:
     if counted.calls != expected:
         raise CheckFailed(f"{what} called f {counted.calls} times; it should call it exactly "
                           f"{expected} times" + (f" ({why})" if why else "") + ".")
+
+
+def check_hvp(result, f, x, v, *, rtol: float = EXACT_RTOL, name: str = "the HVP H v", hints=None) -> Comparison:
+    """Check a Hessian-vector product of the scalar ``f`` at ``x`` along ``v`` against JAX (jvp of grad)."""
+    if judged_outside():
+        return SKIPPED
+    from course import oracle
+    return assert_close(result, oracle.hvp(f, x, v), name=name, rtol=rtol, hints=hints,
+                        meaning="one entry per input, the shape of x")
+
+
+def check_hessian(H, f, x, *, rtol: float = EXACT_RTOL, hints=None) -> Comparison:
+    """Check a dense n x n Hessian of the scalar ``f`` at ``x`` against ``jax.hessian`` (small n only)."""
+    if judged_outside():
+        return SKIPPED
+    from course import oracle
+    return assert_close(H, oracle.hessian(f, x), name="the Hessian", rtol=rtol, hints=hints,
+                        meaning="(n, n): column k is H e_k")
+
+
+class OutOfTime(BaseException):
+    """Raised inside code that runs past a :func:`time_limit`.
+
+    A ``BaseException``, like ``KeyboardInterrupt``, so that an ``except Exception`` in the code
+    being timed cannot swallow it.
+    """
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float):
+    """Interrupt the block with :class:`OutOfTime` after ``seconds`` of wall time.
+
+    A loop that never stops (a conjugate-gradient loop without a stopping rule) is then reported
+    in words after a few seconds, instead of hanging the notebook.  Uses ``SIGALRM``: in a thread
+    other than the main one, or on Windows, the block simply runs without a limit.  Code inside
+    one long compiled computation is interrupted only when it returns to Python.
+    """
+    import signal
+    import threading
+
+    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise OutOfTime(f"did not finish within {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def check_minimizer(minimize, f, x0, *, tol: float, within: float = 20.0, **options):
+    """Run ``minimize(f, x0, tol=tol, **options) -> (x, grad_norms)`` for at most ``within`` seconds and check
+    that the gradient of ``f`` at the returned ``x``, recomputed by JAX, has norm <= tol (times 1.1: the same
+    sum done in another order may differ in its last digits).  Returns ``(x, grad_norms, seconds)``."""
+    if judged_outside():
+        return None, [], 0.0
+    import time
+
+    from course import oracle
+    start = time.perf_counter()
+    try:
+        with time_limit(within):
+            x, grad_norms = minimize(f, np.array(x0, dtype=float), tol=tol, **options)
+    except OutOfTime:
+        raise CheckFailed(f"{getattr(minimize, '__name__', 'the minimizer')} did not finish within {within:g} s "
+                          f"(n = {np.size(x0)}): does every loop have a stopping rule?") from None
+    seconds = time.perf_counter() - start
+    x = np.asarray(x, dtype=float)
+    if x.shape != np.shape(x0):
+        raise CheckFailed(f"the minimizer returned x of shape {x.shape}; expected {np.shape(x0)}, the shape of x0")
+    norm = float(np.linalg.norm(oracle.gradient(f, x)))
+    if not norm <= 1.1 * tol:
+        raise CheckFailed(f"not converged: ||grad f(x)|| = {norm:.3g} at the returned x, but tol = {tol:g}")
+    return x, [float(g) for g in grad_norms], seconds

@@ -79,3 +79,26 @@ class SmoothProblem:
 def random_point(rng: np.random.Generator, d: int) -> np.ndarray:
     """A random point with entries of order one (float64)."""
     return rng.uniform(-1.5, 1.5, size=d)
+
+
+def extended_rosenbrock(x):
+    """sum over pairs (a, b) = (x[2i], x[2i+1]) of 100 (b - a^2)^2 + (1 - a)^2; minimum 0 at x = (1, ..., 1).
+
+    n/2 copies of Rosenbrock's banana-shaped valley (n even): smooth, not convex (the Hessian is indefinite
+    in places), and so badly scaled that gradient descent crawls along the valley floor.
+    """
+    xp = array_module(x)
+    a, b = x[0::2], x[1::2]
+    return xp.sum(100.0 * (b - a ** 2) ** 2 + (1.0 - a) ** 2)
+
+
+_LOGISTIC_CUBIC_A = np.random.default_rng(5).standard_normal((9, 6))
+
+
+def logistic_cubic(x):
+    """sum(log(1 + exp(A x))) + x_0 sum(x^3) / 6 for a fixed random 9 x 6 matrix A (x has 6 entries).
+
+    Not quadratic and not separable: its Hessian is dense and changes from point to point.
+    """
+    xp = array_module(x)
+    return xp.sum(xp.logaddexp(0.0, _LOGISTIC_CUBIC_A @ x)) + xp.sum(x ** 3) * x[0] / 6

@@ -15,7 +15,8 @@ from conftest import ROOT
 REFERENCE_MODULES = {"01_finite_differences": "autograder.reference.finite_differences",
                      "02_forward_mode": "autograder.reference.forward_mode",
                      "03_reverse_mode": "autograder.reference.reverse_mode",
-                     "04_adjoints": "autograder.reference.adjoints"}
+                     "04_adjoints": "autograder.reference.adjoints",
+                     "05_hvp": "autograder.reference.hvp"}
 
 
 def _definitions(tree: ast.Module) -> dict[str, str]:

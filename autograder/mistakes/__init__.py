@@ -23,8 +23,9 @@ class Mistake:
 
 
 def catalogue(assignment: str) -> list[Mistake]:
-    from autograder.mistakes import adjoints, finite_differences, forward_mode, reverse_mode
+    from autograder.mistakes import adjoints, finite_differences, forward_mode, hvp, reverse_mode
     return {"01_finite_differences": finite_differences.MISTAKES,
             "02_forward_mode": forward_mode.MISTAKES,
             "03_reverse_mode": reverse_mode.MISTAKES,
-            "04_adjoints": adjoints.MISTAKES}[assignment]
+            "04_adjoints": adjoints.MISTAKES,
+            "05_hvp": hvp.MISTAKES}[assignment]
