@@ -244,6 +244,7 @@ def _combine(parts: list[Comparison]) -> Comparison:
 
 def assert_close(actual: Any, expected: Any, **kwargs) -> Comparison:
     """:func:`compare`, raising :class:`CheckFailed` with the explanation on failure."""
+    __tracebackhide__ = True  # IPython hides this frame: a failure points at the student's code
     return compare(actual, expected, **kwargs).raise_if_failed()
 
 
@@ -268,6 +269,7 @@ GRADIENT_SHAPE = "one partial derivative per input, the shape of w"
 def check_gradient(estimate, f, w, *, rtol: float = EXACT_RTOL, name: str = "the gradient",
                    hints: Mapping[str, Hint] | None = None) -> Comparison:
     """Check a gradient of the scalar function ``f`` at ``w`` against ``jax.grad``."""
+    __tracebackhide__ = True  # IPython hides this frame: a failure points at the student's code
     if judged_outside():
         return SKIPPED
     from course import oracle
@@ -277,6 +279,7 @@ def check_gradient(estimate, f, w, *, rtol: float = EXACT_RTOL, name: str = "the
 
 def check_value(actual, f, *args, rtol: float = EXACT_RTOL, name: str = "the value") -> Comparison:
     """Check ``actual == f(*args)`` with ``f`` evaluated by JAX in float64."""
+    __tracebackhide__ = True  # IPython hides this frame: a failure points at the student's code
     if judged_outside():
         return SKIPPED
     from course import oracle
@@ -285,6 +288,7 @@ def check_value(actual, f, *args, rtol: float = EXACT_RTOL, name: str = "the val
 
 def check_jvp(result, f, w, v, *, rtol: float = EXACT_RTOL, hints=None) -> Comparison:
     """Check ``result == (f(w), J_f(w) v)`` against ``jax.jvp``."""
+    __tracebackhide__ = True  # IPython hides this frame: a failure points at the student's code
     if judged_outside():
         return SKIPPED
     from course import oracle
@@ -298,6 +302,7 @@ def check_jvp(result, f, w, v, *, rtol: float = EXACT_RTOL, hints=None) -> Compa
 
 def check_jacobian(jac, f, w, *, rtol: float = EXACT_RTOL, hints=None) -> Comparison:
     """Check an m x n Jacobian of ``f`` at ``w`` (row i: gradient of output i)."""
+    __tracebackhide__ = True  # IPython hides this frame: a failure points at the student's code
     if judged_outside():
         return SKIPPED
     from course import oracle
@@ -323,6 +328,7 @@ def check_vjp(vjp_fn, f, *primals, seed: int = 0, rtol: float = EXACT_RTOL, hint
     direction ``v`` computed with ``jax.jvp`` (which does not depend on JAX's
     own VJP rules).
     """
+    __tracebackhide__ = True  # IPython hides this frame: a failure points at the student's code
     if judged_outside():
         return SKIPPED
     from course import oracle
@@ -367,12 +373,14 @@ def _dot(a, b) -> float:
 
 def require(condition, message: str) -> None:
     """A visible check's plain condition: fails with ``message`` alone, shown without a traceback (unlike assert)."""
+    __tracebackhide__ = True  # IPython hides this frame: a failure points at the student's code
     if not condition:
         raise CheckFailed(message)
 
 
 def check_calls(counted, expected: int, *, what: str, why: str = "") -> None:
     """Check how often a :class:`course.counting.Counted` function was called."""
+    __tracebackhide__ = True  # IPython hides this frame: a failure points at the student's code
     if counted.calls != expected:
         raise CheckFailed(f"{what} called f {counted.calls} times; it should call it exactly "
                           f"{expected} times" + (f" ({why})" if why else "") + ".")
@@ -380,6 +388,7 @@ def check_calls(counted, expected: int, *, what: str, why: str = "") -> None:
 
 def check_hvp(result, f, x, v, *, rtol: float = EXACT_RTOL, name: str = "the HVP H v", hints=None) -> Comparison:
     """Check a Hessian-vector product of the scalar ``f`` at ``x`` along ``v`` against JAX (jvp of grad)."""
+    __tracebackhide__ = True  # IPython hides this frame: a failure points at the student's code
     if judged_outside():
         return SKIPPED
     from course import oracle
@@ -389,6 +398,7 @@ def check_hvp(result, f, x, v, *, rtol: float = EXACT_RTOL, name: str = "the HVP
 
 def check_hessian(H, f, x, *, rtol: float = EXACT_RTOL, hints=None) -> Comparison:
     """Check a dense n x n Hessian of the scalar ``f`` at ``x`` against ``jax.hessian`` (small n only)."""
+    __tracebackhide__ = True  # IPython hides this frame: a failure points at the student's code
     if judged_outside():
         return SKIPPED
     from course import oracle
@@ -436,6 +446,7 @@ def check_minimizer(minimize, f, x0, *, tol: float, within: float = 20.0, **opti
     """Run ``minimize(f, x0, tol=tol, **options) -> (x, grad_norms)`` for at most ``within`` seconds and check
     that the gradient of ``f`` at the returned ``x``, recomputed by JAX, has norm <= tol (times 1.1: the same
     sum done in another order may differ in its last digits).  Returns ``(x, grad_norms, seconds)``."""
+    __tracebackhide__ = True  # IPython hides this frame: a failure points at the student's code
     if judged_outside():
         return None, [], 0.0
     import time

@@ -30,6 +30,7 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = Path(os.environ.get("BROWSER_ARTIFACTS", ROOT / "artifacts" / "screenshots"))
 RELEASES = sorted((ROOT / "release").glob("*/*.ipynb"))
 TOKEN = "course-browser-test"
+PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"  # the notebook on screen (Lab may restore other tabs)
 
 pytestmark = [
     pytest.mark.slow,
@@ -108,28 +109,25 @@ def browser():
 def _open(browser, lab, relative: str):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.set_default_timeout(120_000)
-    page.goto(f"{lab['url']}/lab/tree/{relative}?token={TOKEN}")
-    page.wait_for_selector(".jp-NotebookPanel .jp-Cell", state="attached")
+    page.goto(f"{lab['url']}/lab/tree/{relative}?reset&token={TOKEN}")  # reset: no tabs restored
+    page.wait_for_selector(f"{PANEL} .jp-Cell", state="attached")
     _wait_for_kernel_idle(page)
     return page
 
 
 def _run_each_cell(browser, lab, relative: str):
-    """Cell by cell, as a student working through a blank notebook does (Run All would stop at the first
-    failing check)."""
+    """Cell by cell with Shift+Enter, as a student works through a blank notebook (Run All would stop at
+    the first failing check)."""
     page = _open(browser, lab, relative)
-    cells = page.locator(".jp-NotebookPanel .jp-CodeCell")
-    for index in range(cells.count()):
-        cells.nth(index).locator(".jp-InputPrompt").click()
-        page.keyboard.press("Control+Enter")
+    page.locator(f"{PANEL} .jp-Cell").first.locator(".jp-Cell-inputWrapper").click()
+    page.keyboard.press("Escape")  # command mode: Shift+Enter runs the active cell and moves on
+    for _ in range(page.locator(f"{PANEL} .jp-Cell").count()):
+        page.keyboard.press("Shift+Enter")
         page.wait_for_function(
-            """(index) => {
-                const prompt = document.querySelectorAll('.jp-NotebookPanel .jp-CodeCell .jp-InputPrompt')[index];
-                return /[0-9]/.test(prompt.textContent) && !prompt.textContent.includes('*');
-            }""", arg=index, timeout=300_000)
+            """(panel) => ![...document.querySelectorAll(panel + ' .jp-CodeCell .jp-InputPrompt')]
+                          .some(p => p.textContent.includes('*'))""", arg=PANEL, timeout=300_000)
     _wait_for_kernel_idle(page)
-    page.keyboard.press("Control+s")
-    page.wait_for_function("() => !document.querySelector('.jp-mod-dirty')")
+    _save(page)
     return page
 
 
@@ -140,28 +138,31 @@ def _open_and_run_all(browser, lab, relative: str):
     # Done when something ran, nothing is queued or running ("[*]"), and the kernel is idle. (Run All
     # stops at a cell that raises: the cells after it keep an empty prompt.)
     page.wait_for_function(
-        """() => {
-            const prompts = [...document.querySelectorAll('.jp-NotebookPanel .jp-CodeCell .jp-InputPrompt')]
+        """(panel) => {
+            const prompts = [...document.querySelectorAll(panel + ' .jp-CodeCell .jp-InputPrompt')]
                 .map(p => p.textContent);
             return prompts.some(t => /[0-9]/.test(t)) && !prompts.some(t => t.includes('*'));
-        }""", timeout=300_000)
+        }""", arg=PANEL, timeout=300_000)
     _wait_for_kernel_idle(page)
-    page.keyboard.press("Control+s")
-    page.wait_for_function("() => !document.querySelector('.jp-mod-dirty')")
+    _save(page)
     return page
 
 
+def _save(page) -> None:
+    """Save with the notebook toolbar's button, then wait until its tab is no longer marked as changed."""
+    page.click(f"{PANEL} .jp-NotebookPanel-toolbar [data-command='docmanager:save']")
+    page.wait_for_function("() => !document.querySelector('.lm-TabBar-tab.jp-mod-current.jp-mod-dirty')")
+
+
 def _wait_for_kernel_idle(page) -> None:
+    """The status bar reads "Python 3 (ipykernel) | Idle" once the kernel is started, connected and free."""
     page.wait_for_function(
-        """() => {
-            const status = document.querySelector('.jp-NotebookPanel .jp-Toolbar-kernelStatus, '
-                                                   + '.jp-NotebookPanel [data-status]');
-            return status && /idle/i.test(status.getAttribute('data-status') || status.title || '');
-        }""", timeout=180_000)
+        """() => [...document.querySelectorAll('.jp-StatusBar-Widget, .jp-StatusBar-TextItem')]
+                 .some(item => /\\|\\s*Idle/.test(item.textContent))""", timeout=180_000)
 
 
 def _validate(page) -> str:
-    page.click(".jp-NotebookPanel .validate-button button, .jp-NotebookPanel button:has-text('Validate')")
+    page.click(f"{PANEL} .validate-button button, {PANEL} button:has-text('Validate')")
     dialog = page.wait_for_selector(".jp-Dialog:has-text('Validation Results')", timeout=300_000)
     return dialog.inner_text()
 

@@ -85,8 +85,7 @@ def colab(tmp_path_factory):
                    check=True, capture_output=True)
     spec_file = env_dir / "share" / "jupyter" / "kernels" / "colab-sim" / "kernel.json"
     spec = json.loads(spec_file.read_text())
-    spec["env"] = {"PYTHONPATH": str(fake), "COURSE_PACKAGE": str(wheel), "JAX_PLATFORMS": "cpu",
-                   "MPLBACKEND": "agg"}
+    spec["env"] = {"PYTHONPATH": str(fake), "COURSE_PACKAGE": str(wheel), "JAX_PLATFORMS": "cpu"}
     spec_file.write_text(json.dumps(spec))
     return {"python": python, "jupyter_path": str(env_dir / "share" / "jupyter"), "tmp": tmp}
 
