@@ -2,7 +2,8 @@
 
 import os
 
-from nbgrader.preprocessors import ClearHiddenTests, ClearMarkScheme, GetGrades
+from nbgrader.preprocessors import (ClearHiddenTests, ClearMarkScheme, ClearOutput, Execute, GetGrades,
+                                    IncludeHeaderFooter, LockCells)
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 
 c = get_config()  # noqa: F821 (provided by nbgrader)
@@ -25,3 +26,8 @@ c.Execute.allow_errors = True
 
 # Files copied along with the notebook when building the student version: none (data is generated).
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback"]
+
+# Solution keys (`python -m autograder solutions`, i.e. nbgrader generate_solution) are meant to be
+# published: the model answers with their outputs, but never the hidden tests (nbgrader keeps them).
+c.GenerateSolution.preprocessors = [IncludeHeaderFooter, LockCells, ClearOutput, ClearHiddenTests, ClearMarkScheme,
+                                    Execute]

@@ -1,6 +1,7 @@
 """The instructor's command line: from source notebooks to grades, feedback and a class report.
 
     python -m autograder build [ASSIGNMENT ...]       regenerate release/ from source/ (nbgrader)
+    python -m autograder solutions [ASSIGNMENT ...]   solution keys in solution/, executed, no hidden tests
     python -m autograder collect ASSIGNMENT PATH      import submissions from a folder or an LMS zip
     python -m autograder grade ASSIGNMENT [--jobs N] [--timeout S] [--student ID ...] [--force]
                                                       autograde in parallel, sandboxed, resumable
@@ -36,6 +37,14 @@ def cmd_build(args) -> int:
     if (args.course / "README.md").exists() and links.README_START in (args.course / "README.md").read_text():
         if links.refresh_readme(args.course):
             print("updated the Colab links in README.md")
+    return 0
+
+
+def cmd_solutions(args) -> int:
+    from autograder import grading
+    for assignment in args.assignments or notebooks.assignments(args.course):
+        path = grading.generate_solution(args.course, assignment)
+        print(f"solution key: {path.relative_to(args.course)}")
     return 0
 
 
@@ -135,6 +144,9 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("build", help="regenerate release/ from source/")
     p.add_argument("assignments", nargs="*")
     p.set_defaults(run=cmd_build)
+    p = sub.add_parser("solutions", help="executed solution keys in solution/ (nbgrader generate_solution)")
+    p.add_argument("assignments", nargs="*")
+    p.set_defaults(run=cmd_solutions)
     p = sub.add_parser("collect", help="import submissions from a folder or LMS zip")
     p.add_argument("assignment")
     p.add_argument("path", type=Path)

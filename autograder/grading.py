@@ -37,6 +37,30 @@ def build(course: Path, assignment: str) -> None:
         raise RuntimeError(f"building {assignment} failed:\n{result.get('error') or result.get('log')}")
 
 
+def generate_solution(course: Path, assignment: str) -> Path:
+    """``nbgrader generate_solution``: the executed solution key, for instructors who publish one.
+
+    nbgrader needs the assignment in the gradebook first, so it is built (release/ regenerated) if missing.
+    The hidden tests are cleared by the preprocessors set in nbgrader_config.py.
+    """
+    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.converters import GenerateSolution
+
+    config = course_dir.load_config(course)
+    coursedir = course_dir.api(course, config).coursedir
+    with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
+        try:
+            gb.find_assignment(assignment)
+        except MissingEntry:
+            build(course, assignment)
+    converter = GenerateSolution(coursedir=coursedir, config=config)
+    converter.force = True
+    coursedir.assignment_id = assignment
+    converter.start()
+    return Path(coursedir.solution_directory if Path(coursedir.solution_directory).is_absolute()
+                else Path(course) / coursedir.solution_directory) / assignment
+
+
 def generate_feedback(course: Path, assignment: str) -> None:
     result = course_dir.api(course).generate_feedback(assignment, force=True)
     if not result["success"]:

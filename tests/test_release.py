@@ -66,3 +66,22 @@ def _solution_regions(text: str) -> tuple[list[str], list[str]]:
             continue
         (inside if in_region else outside).append(line)
     return inside, outside
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("solution-key")
+def test_solution_key_is_executed_with_the_answers_and_without_hidden_tests(tmp_path):
+    """`python -m autograder solutions`: what an instructor may publish for self-study."""
+    from autograder import course_dir, grading
+    assignment = "01_finite_differences"
+    course = course_dir.make_copy(tmp_path / "course")
+    folder = grading.generate_solution(course, assignment)
+    (path,) = folder.glob("*.ipynb")
+    key = nbformat.read(path, as_version=4)
+    text = "\n".join(cell.source for cell in key.cells)
+    assert "run_hidden_tests" not in text and "HIDDEN TESTS" not in text
+    for gid, answer in notebooks.solutions(assignment, ROOT).items():
+        assert notebooks.strip_markers(answer).strip().splitlines()[0] in text, gid
+    code = [cell for cell in key.cells if cell.cell_type == "code"]
+    assert all(cell.execution_count for cell in code), "the key is executed"
+    assert not [o for cell in code for o in cell.outputs if o.output_type == "error"]

@@ -148,3 +148,20 @@ def test_colab_with_a_blank_notebook_the_checks_fail_with_messages(colab, tmp_pa
         for i, output in errors:
             assert output.ename in {"NotImplementedError", "CheckFailed", "AssertionError", "NameError",
                                     "TypeError"}, f"{assignment} cell {i}: {output.ename}: {output.evalue}"
+
+
+# --- self-study: a hint after every exercise --------------------------------------------------------------
+
+HINT_START = "<details><summary><b>Hint</b>"
+
+
+@pytest.mark.parametrize("path", SOURCES + RELEASES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_exercise_is_followed_by_a_hint_that_unfolds(path):
+    cells = nbformat.read(path, as_version=4).cells
+    graded = [i for i, cell in enumerate(cells) if cell.get("metadata", {}).get("nbgrader", {}).get("grade")]
+    assert graded
+    for i in graded:
+        hint = cells[i + 1] if i + 1 < len(cells) else None
+        assert hint is not None and hint.cell_type == "markdown" and hint.source.startswith(HINT_START), \
+            f"{path.name}: no hint after {notebooks.grade_id(cells[i])}"
+        assert hint.source.rstrip().endswith("</details>") and len(hint.source) > len(HINT_START) + 80

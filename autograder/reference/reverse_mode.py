@@ -5,6 +5,7 @@ concerns, as in autograd: the graph (``Var``, ``primitive`` and the ``anp`` wrap
 vector-Jacobian rules (``defvjp``), and the backward pass (``topological_order``, ``backward``).
 """
 
+import operator
 from types import SimpleNamespace
 
 import numpy as np
@@ -104,10 +105,12 @@ def defvjp(primitive_function, *rules):
     VJP_RULES[primitive_function] = rules
 
 
+# Arithmetic goes through Python's operators: on arrays they are NumPy's ufuncs (np.add, ...), and on
+# the 0-d values of scalar code they skip the ufunc machinery (about 10 times faster per operation).
 anp = SimpleNamespace(  # NumPy, recording the graph when an argument is a Var
-    add=primitive(np.add), subtract=primitive(np.subtract), multiply=primitive(np.multiply),
-    divide=primitive(np.divide), negative=primitive(np.negative), power=primitive(np.power),
-    matmul=primitive(np.matmul), exp=primitive(np.exp), log=primitive(np.log), tanh=primitive(np.tanh),
+    add=primitive(operator.add), subtract=primitive(operator.sub), multiply=primitive(operator.mul),
+    divide=primitive(operator.truediv), negative=primitive(operator.neg), power=primitive(operator.pow),
+    matmul=primitive(operator.matmul), exp=primitive(np.exp), log=primitive(np.log), tanh=primitive(np.tanh),
     sqrt=primitive(np.sqrt), sum=primitive(np.sum), maximum=primitive(np.maximum),
     reshape=primitive(np.reshape), transpose=primitive(np.transpose),
 )
