@@ -19,9 +19,16 @@ from autograder.mistakes import catalogue
 from conftest import ROOT
 
 ASSIGNMENTS = notebooks.assignments(ROOT)
-# One worker grades each assignment's class once (a module-scoped fixture per assignment); different
-# assignments may go to different workers.
-GRADED_PARAMS = [pytest.param(a, marks=pytest.mark.xdist_group(f"plain-nbgrader-{a}")) for a in ASSIGNMENTS]
+
+# Each assignment's class is graded once per worker process (``_CLASSES``), and every test of one
+# assignment carries the same xdist group, so all of them run on the worker that graded it; different
+# assignments may run on different workers.
+def _group(assignment):
+    return pytest.mark.xdist_group(f"plain-nbgrader-{assignment}")
+
+
+BY_ASSIGNMENT = [pytest.param(a, marks=_group(a), id=a) for a in ASSIGNMENTS]
+_CLASSES: dict = {}
 
 
 def _manual(assignment):
@@ -52,9 +59,14 @@ def _nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=900)
 
 
-@pytest.fixture(scope="module", params=GRADED_PARAMS)
-def graded(request, tmp_path_factory):
-    ASSIGNMENT = request.param
+@pytest.fixture
+def graded(assignment, tmp_path_factory):
+    if assignment not in _CLASSES:
+        _CLASSES[assignment] = _grade_the_class(assignment, tmp_path_factory)
+    return _CLASSES[assignment]
+
+
+def _grade_the_class(ASSIGNMENT, tmp_path_factory):
     course = course_dir.make_copy(tmp_path_factory.mktemp("class") / "course")
     build = _nbgrader(course, "generate_assignment", ASSIGNMENT, "--force")
     assert build.returncode == 0, build.stderr
@@ -76,6 +88,7 @@ def _auto_cells(assignment, result):
     return {gid: c for gid, c in result.cells.items() if gid not in _manual(assignment)}
 
 
+@pytest.mark.parametrize("assignment", BY_ASSIGNMENT)
 def test_reference_solution_gets_every_automatic_point(graded):
     assignment, _, results = graded
     cells = _auto_cells(assignment, results["correct"])
@@ -86,21 +99,22 @@ def test_reference_solution_gets_every_automatic_point(graded):
         assert results["correct"].cells[gid].needs_manual_grade
 
 
+@pytest.mark.parametrize("assignment", BY_ASSIGNMENT)
 def test_a_warning_on_stderr_costs_nothing(graded):
     assignment, _, results = graded
     cells = _auto_cells(assignment, results["warns_but_correct"])
     assert all(c.score == c.max_score for c in cells.values()), {g: c.message for g, c in cells.items()}
 
 
+@pytest.mark.parametrize("assignment", BY_ASSIGNMENT)
 def test_untouched_release_notebook_scores_zero(graded):
     assignment, _, results = graded
     assert results["blank"].score == 0
     assert all(c.score == 0 for c in _auto_cells(assignment, results["blank"]).values())
 
 
-@pytest.mark.parametrize("graded, mistake", [
-    pytest.param(a, m, marks=pytest.mark.xdist_group(f"plain-nbgrader-{a}"), id=f"{a}-{m.name}")
-    for a in ASSIGNMENTS for m in catalogue(a)], indirect=["graded"])
+@pytest.mark.parametrize("assignment, mistake", [
+    pytest.param(a, m, marks=_group(a), id=f"{a}-{m.name}") for a in ASSIGNMENTS for m in catalogue(a)])
 def test_each_mistake_loses_its_exercise_and_is_named(graded, mistake):
     assignment, _, results = graded
     cells = _auto_cells(assignment, results[mistake.name])
@@ -112,6 +126,7 @@ def test_each_mistake_loses_its_exercise_and_is_named(graded, mistake):
     assert mistake.message in message, f"{mistake.name}: feedback was {message!r}"
 
 
+@pytest.mark.parametrize("assignment", BY_ASSIGNMENT)
 def test_feedback_never_shows_hidden_tests(graded):
     assignment, course, results = graded
     pages = list((course / "feedback").glob(f"*/{assignment}/*.html"))
