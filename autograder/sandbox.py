@@ -36,6 +36,17 @@ from autograder.notebooks import ROOT
 
 HOME = "/home/student"
 BASE_UID = 61000
+UID_OFFSET_VARIABLE = "COURSE_SANDBOX_UID_OFFSET"
+
+
+def uid_for(slot: int) -> int:
+    """The user id of a worker slot's sandboxes.
+
+    An offset (``COURSE_SANDBOX_UID_OFFSET``) keeps two graders on one machine apart -- the test suite's
+    parallel workers -- since process limits and the check for leftover processes go by user id.
+    """
+    return BASE_UID + int(os.environ.get(UID_OFFSET_VARIABLE, "0")) + slot
+
 MAX_NOTEBOOK_BYTES = 64 * 2**20
 
 
@@ -93,7 +104,7 @@ def _read_only_paths() -> list[str]:
 
 
 def _command(scratch: Path, slot: int, limits: Limits, argv: list[str], env: dict | None = None) -> list[str]:
-    uid = str(BASE_UID + slot)
+    uid = str(uid_for(slot))
     cmd = ["bwrap", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
            "--die-with-parent", "--new-session", "--clearenv", "--hostname", "sandbox",
            # Fresh /tmp and /run first: the course itself may live under /tmp, and its binds come after.
@@ -127,7 +138,7 @@ def run_notebook(nb: nbformat.NotebookNode, *, slot: int = 0, seed: int = 0, lim
     """Execute ``nb`` in a fresh sandbox; return the executed notebook and the probes' records."""
     limits = limits or Limits()
     scratch = Path(tempfile.mkdtemp(prefix="submission-"))
-    uid = BASE_UID + slot
+    uid = uid_for(slot)
     start = time.perf_counter()
     try:
         nbformat.write(nb, scratch / "submission.ipynb")

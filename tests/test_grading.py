@@ -6,6 +6,7 @@ must score exactly what is asserted here, and a lost exercise must come
 with feedback that names the mistake.
 """
 
+import fcntl
 import os
 import subprocess
 import sys
@@ -20,9 +21,8 @@ from conftest import ROOT
 
 ASSIGNMENTS = notebooks.assignments(ROOT)
 
-# Each assignment's class is graded once per worker process (``_CLASSES``), and every test of one
-# assignment carries the same xdist group, so all of them run on the worker that graded it; different
-# assignments may run on different workers.
+# Each assignment's class is graded once per run (see ``graded``); its tests carry one xdist group, which
+# keeps them on one worker where pytest-xdist honours the mark.
 def _group(assignment):
     return pytest.mark.xdist_group(f"plain-nbgrader-{assignment}")
 
@@ -61,13 +61,28 @@ def _nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture
 def graded(assignment, tmp_path_factory):
+    """The graded class of one assignment, graded once per test run even when workers share the tests.
+
+    (pytest-xdist does not always keep an assignment's tests on one worker, so the class is graded under
+    a file lock in a folder all workers of this run share, and the others read the results.)
+    """
     if assignment not in _CLASSES:
-        _CLASSES[assignment] = _grade_the_class(assignment, tmp_path_factory)
+        shared = tmp_path_factory.getbasetemp()
+        if os.environ.get("PYTEST_XDIST_WORKER"):
+            shared = shared.parent  # the run's folder, above each worker's own
+        folder = shared / "graded-classes" / assignment
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / "lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not (folder / "done").exists():
+                _grade_the_class(assignment, folder / "course")
+                (folder / "done").touch()
+        _CLASSES[assignment] = assignment, folder / "course", grading.results(folder / "course", assignment)
     return _CLASSES[assignment]
 
 
-def _grade_the_class(ASSIGNMENT, tmp_path_factory):
-    course = course_dir.make_copy(tmp_path_factory.mktemp("class") / "course")
+def _grade_the_class(ASSIGNMENT, path):
+    course = course_dir.make_copy(path)
     build = _nbgrader(course, "generate_assignment", ASSIGNMENT, "--force")
     assert build.returncode == 0, build.stderr
     submissions = demo.demo_submissions(ASSIGNMENT, course)
@@ -81,7 +96,7 @@ def _grade_the_class(ASSIGNMENT, tmp_path_factory):
     assert run.returncode == 0, run.stderr[-3000:]
     feedback = _nbgrader(course, "generate_feedback", ASSIGNMENT, "--force")
     assert feedback.returncode == 0, feedback.stderr[-3000:]
-    return ASSIGNMENT, course, grading.results(course, ASSIGNMENT)
+    return course
 
 
 def _auto_cells(assignment, result):
