@@ -35,8 +35,8 @@ def encode(value):
     """Student-side: turn an observation into JSON-able data."""
     if isinstance(value, dict):
         return {"dict": {str(k): encode(v) for k, v in value.items()}}
-    if isinstance(value, (list, tuple)) and not _numeric(value):
-        return {"list": [encode(v) for v in value]}
+    if isinstance(value, (list, tuple)) and (not value or not _numeric(value)):
+        return {"list": [encode(v) for v in value]}  # an empty list stays a list: it says nothing of numbers
     if value is None or isinstance(value, (bool, str)):
         return {"value": value}
     if isinstance(value, (int, float)) and not isinstance(value, bool):

@@ -378,7 +378,9 @@ class Solve(Exercise):
             return Comparison(False, f"a forward and backward pass of `solve` factorized a matrix {total} times "
                               f"({listed}); it should be exactly once: the backward pass reuses the forward "
                               f"pass's LU factorization{why}.", diagnosis="wrong number of factorizations")
-        square = [s for s in observed["rhs_shapes"] if len(s) >= 2 and s[-2:] == [n, n]]
+        # (shapes come back from the sandbox as lists or, when they all have one length, as an array's rows)
+        shapes = [tuple(int(size) for size in np.ravel(shape)) for shape in observed["rhs_shapes"]]
+        square = [s for s in shapes if len(s) >= 2 and s[-2:] == (n, n)]
         if square:
             return Comparison(False, f"`solve` solves against an n x n right-hand side ({n} x {n}): that is an "
                               "explicit inverse (A^{-1} = solve(A, I)) or n solves where one is enough. The "
