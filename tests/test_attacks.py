@@ -102,7 +102,7 @@ def _attacks(course: Path, port: int, sentinel: Path) -> dict[str, object]:
                                "    except OSError:\n        break"),
         "exits_kernel": with_cell("import os\nos._exit(0)"),
         "segfault": with_cell("import ctypes\nctypes.string_at(0)"),
-        "floods_output": with_cell("import sys\nfor _ in range(2**14):\n    sys.stdout.write('x' * 2**16)"),
+        "floods_output": with_cell("import sys\nfor _ in range(2**10):\n    sys.stdout.write('x' * 2**16)  # 64 MiB, 320 times the cap"),
         "edits_test_cell": edited,
         "deletes_test_cell": deleted,
         "duplicates_grade_id": duplicated,
