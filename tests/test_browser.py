@@ -24,7 +24,7 @@ import nbformat
 import pytest
 
 from autograder import notebooks
-from conftest import ROOT
+from conftest import ROOT, error_outputs
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = Path(os.environ.get("BROWSER_ARTIFACTS", ROOT / "artifacts" / "screenshots"))
@@ -184,8 +184,7 @@ def test_reference_answers_run_clean_plots_render_and_validate_succeeds(browser,
     page = _open_and_run_all(browser, lab, relative)
     try:
         saved = _saved(lab, relative)
-        errors = [(i, o.ename, o.evalue[:200]) for i, cell in enumerate(saved.cells) if cell.cell_type == "code"
-                  for o in cell.get("outputs", []) if o.output_type == "error"]
+        errors = [(i, o.ename, o.evalue[:200]) for i, o in error_outputs(saved)]
         assert not errors, errors
         assert page.locator(".jp-RenderedText[data-mime-type='application/vnd.jupyter.stderr'] .ansi-red-fg, "
                             ".jp-OutputArea-output .jp-mod-error").count() == 0
@@ -210,8 +209,7 @@ def test_blank_notebook_checks_fail_with_readable_messages(browser, lab, release
         saved = _saved(lab, relative)
         tests = [i for i, cell in enumerate(saved.cells)
                  if cell.cell_type == "code" and cell.get("metadata", {}).get("nbgrader", {}).get("grade")]
-        errors = {i: o for i, cell in enumerate(saved.cells) if cell.cell_type == "code"
-                  for o in cell.get("outputs", []) if o.output_type == "error"}
+        errors = dict(error_outputs(saved))
         assert set(tests) <= set(errors), "a check passed on a blank notebook"
         for i, output in errors.items():
             frames = "\n".join(output.get("traceback", []))

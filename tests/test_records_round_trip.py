@@ -8,8 +8,6 @@ the reference answers are probed in-process, the observations are sent through t
 exercise must still pass.
 """
 
-import re
-
 import nbformat
 import numpy as np
 import pytest
@@ -28,8 +26,7 @@ def _reference_namespace(assignment: str) -> dict:
         if cell.cell_type != "code" or (meta.get("grade") and not meta.get("solution")) \
                 or "is_grading()" in cell.source:
             continue
-        exec(compile(re.sub(r"^\s*### (BEGIN|END) SOLUTION\s*$", "", cell.source, flags=re.M), "cell", "exec"),
-             namespace)
+        exec(compile(notebooks.strip_markers(cell.source), "cell", "exec"), namespace)
     return namespace
 
 

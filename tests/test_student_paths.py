@@ -23,7 +23,7 @@ import pytest
 from nbclient import NotebookClient
 
 from autograder import links, notebooks
-from conftest import ROOT
+from conftest import ROOT, error_outputs
 
 RELEASES = sorted((ROOT / "release").glob("*/*.ipynb"))
 SOURCES = sorted((ROOT / "source").glob("*/*.ipynb"))
@@ -104,11 +104,6 @@ def _run_in_colab(colab, nb, workdir: Path, monkeypatch):
     return nb
 
 
-def _errors(nb):
-    return [(index, output) for index, cell in enumerate(nb.cells) if cell.cell_type == "code"
-            for output in cell.get("outputs", []) if output.output_type == "error"]
-
-
 @pytest.mark.slow
 @pytest.mark.xdist_group("colab")
 def test_colab_with_the_reference_answers_every_visible_check_passes(colab, tmp_path, monkeypatch):
@@ -120,7 +115,7 @@ def test_colab_with_the_reference_answers_every_visible_check_passes(colab, tmp_
         assignment = release.parent.name
         nb = notebooks.fill(release, notebooks.solutions(assignment))
         _run_in_colab(colab, nb, tmp_path / assignment, monkeypatch)
-        errors = _errors(nb)
+        errors = error_outputs(nb)
         assert not errors, f"{assignment}: " + "; ".join(
             f"cell {i}: {o.ename}: {o.evalue[:300]}" for i, o in errors)
         shown = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
@@ -137,7 +132,7 @@ def test_colab_with_a_blank_notebook_the_checks_fail_with_messages(colab, tmp_pa
         assignment = release.parent.name
         nb = nbformat.read(release, as_version=4)
         _run_in_colab(colab, nb, tmp_path / assignment, monkeypatch)
-        errors = _errors(nb)
+        errors = error_outputs(nb)
         setup_cells = {i for i, cell in enumerate(nb.cells)
                        if notebooks.grade_id(cell) in {links.COLAB_CELL_ID, "setup"}}
         assert not [i for i, _ in errors if i in setup_cells], f"{assignment}: a set-up cell crashed"

@@ -32,7 +32,7 @@ import time
 
 import numpy as np
 
-from autograder.exercises.base import Exercise
+from autograder.exercises.base import Exercise, swapped
 from course import oracle
 from course.checks import Comparison, OutOfTime, compare, time_limit
 
@@ -141,25 +141,8 @@ def _hessian_times(f, x, v):
 # ---------------------------------------------------------------------------
 # Guards that run in the student's kernel while a probe runs.
 
-_MISSING = object()
-
-
 class DenseHessianForbidden(RuntimeError):
     pass
-
-
-@contextlib.contextmanager
-def _swapped(namespace: dict, replacements: dict):
-    saved = {name: namespace.get(name, _MISSING) for name in replacements}
-    namespace.update(replacements)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is _MISSING:
-                namespace.pop(name, None)
-            else:
-                namespace[name] = value
 
 
 def _refuse(what: str, name: str):
@@ -197,7 +180,7 @@ def no_dense_hessian(namespace: dict, what: str, identity: bool = False):
     for module, name, _, replacement in patches:
         setattr(module, name, replacement)
     try:
-        with _swapped(namespace, aliases):
+        with swapped(namespace, aliases):
             yield
     finally:
         for module, name, original, _ in patches:
@@ -361,7 +344,7 @@ class HessianFromHvps(Exercise):
         given, forward, reverse = CountingHvp(), CountingHvp(), CountingHvp()
         x = case["x"].copy()
         stand_ins = {"hvp_forward_over_reverse": forward, "hvp_reverse_over_reverse": reverse}
-        with no_dense_hessian(namespace, self.name), _swapped(namespace, stand_ins):
+        with no_dense_hessian(namespace, self.name), swapped(namespace, stand_ins):
             H = self.student(namespace)(case["f"], x, hvp=given)
         return {"H": np.asarray(H, dtype=float), "hvps": given.directions + forward.directions + reverse.directions}
 
@@ -411,7 +394,7 @@ class NewtonCg(Exercise):
         start = time.perf_counter()
         try:
             with time_limit(NEWTON_SECONDS), no_dense_hessian(namespace, self.name, identity=True), \
-                    _swapped(namespace, stand_ins):
+                    swapped(namespace, stand_ins):
                 result = newton_cg(case["f"], x0, tol=case["tol"], max_iter=200)
         except OutOfTime:
             NewtonCg._gave_up = True
