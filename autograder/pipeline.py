@@ -55,34 +55,34 @@ def _sandboxed_execute_class():
     from nbgrader.preprocessors import NbGraderPreprocessor
 
     class SandboxedExecute(NbGraderPreprocessor):
-        """Replaces nbgrader's ``Execute``: run in the sandbox, then judge in this (trusted) process."""
+        """Replaces nbgrader's ``Execute``: run in the sandbox, gather evidence and judge in this process."""
 
         def preprocess(self, nb, resources):
-            from autograder import integrity, judge, sandbox
+            from autograder import execution, integrity, judge, sanitize
             from autograder.exercises import AD_FORBIDDEN, FORBIDDEN_CALLS
 
             job = CURRENT
             source_nb = nbformat.read(notebooks.notebook_path(job.assignment, "source", job.course), as_version=4)
             exercises = judge.exercises_of(source_nb)
-            result = sandbox.run_notebook(nb, slot=job.slot, seed=job.seed, limits=job.limits,
-                                          exercises=[exercise for _, exercise in exercises.values()])
-            job.status.seconds = round(result.seconds, 2)
-            if result.status == "timed out":
-                job.status.status = TIMED_OUT
-                job.status.reasons.append(result.reason)
-            elif result.status == "crashed":
-                job.status.status = CRASHED
-                job.status.reasons.append(result.reason)
-            judge.merge_outputs(nb, result.notebook)
-            _note_resource_limits(nb, job)
-
-            verdicts = {gid: judge.judge_record(assignment, exercise, result.records.get(exercise), job.seed)
+            run = execution.run_notebook(nb, assignment=job.assignment,
+                                         exercises={gid: exercise for gid, (_, exercise) in exercises.items()},
+                                         seed=job.seed, slot=job.slot, limits=job.limits,
+                                         allow_ad=allows_ad(job.assignment, source_nb, AD_FORBIDDEN))
+            job.status.seconds = round(run.seconds, 2)
+            job.status.cpu_seconds = round(run.cpu_seconds, 2)
+            if run.outcome in OUTCOME_STATUS:
+                job.status.status = OUTCOME_STATUS[run.outcome]
+                job.status.wall_limited = run.outcome == execution.WALL_LIMIT
+            job.status.reasons += run.reasons
+            judge.fill_outputs(nb, run.cells)
+            verdicts = {gid: judge.judge_exercise(assignment, exercise, run.cases.get(exercise),
+                                                  run.observations.get(exercise))
                         for gid, (assignment, exercise) in exercises.items()}
             findings = integrity.check_notebook(nb, forbid_ad=set(AD_FORBIDDEN.get(job.assignment, ())),
                                                 forbid_calls=FORBIDDEN_CALLS.get(job.assignment, {}),
                                                 source_nb=source_nb)
             flags = integrity.flags_by_exercise(findings, integrity.solution_to_tests(source_nb))
-            judge.apply_verdicts(nb, verdicts, flags, not_run=result.reason or "This cell did not run.")
+            judge.apply_verdicts(nb, verdicts, flags, not_run="; ".join(run.reasons) or "This cell did not run.")
 
             job.status.flags = flags
             if flags and job.status.status == GRADED:
@@ -99,23 +99,15 @@ def _sandboxed_execute_class():
     return SandboxedExecute
 
 
-# Errors in the executed notebook that mean a limit was hit, not a wrong answer.  The runner interrupts a
-# cell at its time limit; the kernel then reports KeyboardInterrupt (or, if it did not answer, the runner
-# writes CellTimeoutError).  Nothing else interrupts a kernel in the sandbox.
-LIMIT_ERRORS = [({"CellTimeoutError", "KeyboardInterrupt"}, TIMED_OUT, "cell time limit ({limits.cell_timeout} s) hit in: {cells}"),
-                ({"MemoryError"}, CRASHED, "memory limit ({gib:.0f} GiB) hit in: {cells}")]
+def allows_ad(assignment: str, source_nb, ad_forbidden: dict) -> bool:
+    """Whether the sandbox of this assignment gets JAX: only if some code answer may use it."""
+    forbidden = set(ad_forbidden.get(assignment, ()))
+    answers = {notebooks.grade_id(c) for c in source_nb.cells if c.cell_type == "code" and notebooks.is_solution(c)}
+    return bool(answers - forbidden)
 
 
-def _note_resource_limits(nb, job: Job) -> None:
-    """Report cells that were stopped by a limit: the instructor should know why they scored 0."""
-    for enames, status, text in LIMIT_ERRORS:
-        cells = [notebooks.grade_id(c) or f"cell {i + 1}" for i, c in enumerate(nb.cells)
-                 if any(o.get("ename") in enames for o in c.get("outputs", []))]
-        if cells:
-            if job.status.status == GRADED:
-                job.status.status = status
-            job.status.reasons.append(text.format(limits=job.limits, gib=job.limits.memory_bytes / 2**30,
-                                                  cells=", ".join(cells)))
+# The run's outcome, decided by the trusted executor, as the submission's status.
+OUTCOME_STATUS = {"cpu limit": TIMED_OUT, "wall limit": TIMED_OUT, "kernel died": CRASHED}
 
 
 def make_api(course: Path):
@@ -249,4 +241,18 @@ def grade(course: Path, assignment: str, students: list[str], *, jobs: int = 2, 
                   f"{failures} need a human   ", end="" if out.isatty() else "\n", file=out, flush=True)
     if out.isatty():
         print(file=out)
+    # A wall-clock backstop depends on the machine's load, so it decides nothing on its own: such a
+    # submission is graded once more, alone, and keeps that result.
+    again = [s for s, state in results.items() if state.wall_limited]
+    if again:
+        print(f"{assignment}: {len(again)} submission(s) hit a wall-clock limit; grading them again, alone",
+              file=out)
+        slots.put(offset)
+        with ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=_init_worker,
+                                 initargs=(slots,)) as pool:
+            for student in again:
+                state = pool.submit(_grade_task, course, assignment, student, limits).result()
+                state.regraded_alone = True
+                state.save(course)
+                results[student] = state
     return results

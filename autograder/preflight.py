@@ -82,10 +82,40 @@ def stage(submitted: Path, staged: Path, expected_name: str, release_notebook: P
             original_version = _major_version(chosen)
             if original_version and original_version < 4:
                 result.reasons.append(f"notebook format {original_version} upgraded to 4")
+    release = nbformat.read(release_notebook, as_version=4)
     if nb is None:
-        nb = nbformat.read(release_notebook, as_version=4)  # blank: every exercise scores 0
+        nb = release  # blank: every exercise scores 0
+    else:
+        added = only_release_grading(nb, release)
+        if added:
+            result.reasons.append(f"{added} cell(s) claimed nbgrader metadata the assignment does not have: "
+                                  "treated as the student's own, ungraded cells")
     nbformat.write(nb, staged / expected_name)
     return result
+
+
+def only_release_grading(nb, release) -> int:
+    """Give every cell the nbgrader metadata the release notebook gave it, and the others none.
+
+    nbgrader scores whatever cell carries grading metadata, so a cell the student added with
+    ``"grade": true`` (or a second copy of a test cell) must not keep it: only the assignment's own
+    cells are ever scored.  Returns how many cells lost metadata they had claimed.
+    """
+    release_meta = {c.metadata.nbgrader["grade_id"]: c.metadata.nbgrader for c in release.cells
+                    if c.get("metadata", {}).get("nbgrader", {}).get("grade_id")}
+    seen, stripped = set(), 0
+    for cell in nb.cells:
+        meta = cell.get("metadata", {}).get("nbgrader")
+        if meta is None:
+            continue
+        gid = meta.get("grade_id") if isinstance(meta, dict) else None
+        if gid in release_meta and gid not in seen:
+            seen.add(gid)
+            cell.metadata["nbgrader"] = nbformat.from_dict(dict(release_meta[gid]))
+        else:
+            del cell.metadata["nbgrader"]
+            stripped += 1
+    return stripped
 
 
 def _major_version(path: Path) -> int | None:

@@ -1,17 +1,25 @@
-"""Run a student's notebook in a sandbox: bubblewrap namespaces, an unprivileged user, resource limits.
+"""Where a student's code runs: a bubblewrap sandbox, an unprivileged user, limits on the whole sandbox.
 
 What the student's code can see and do:
 
-* a file system with the system's programs and Python read-only, the course
-  package and the hidden-test probes read-only (the reference solutions and
-  mistake catalogue masked), and one writable scratch folder holding only its
-  own notebook -- no gradebook, no ``source/``, no other submission;
-* no network (a new, empty network namespace), its own PID namespace (nothing
-  it starts outlives the run), its own IPC and host name;
-* an unprivileged user id of its own (one per worker slot, so one student's
-  fork bomb cannot exhaust another's process quota), and limits on address
-  space, CPU time, processes, file size, core dumps; a wall-clock limit for
-  the whole run, and per-cell time and output limits inside.
+* a file system with the system's programs read-only, Python and only the
+  packages the assignment allows (:func:`allowed_packages`: where the
+  assignment forbids automatic differentiation, JAX, autograd, torch and
+  sympy are simply not there, however their import is spelled, and the
+  course's JAX oracle is replaced by a module that refuses to load), the
+  hidden-test probes read-only (reference solutions and the mistake
+  catalogue masked), and two writable folders of bounded size: its home
+  (the notebook only) and ``/tmp``;
+* no network (an empty network namespace), its own PID namespace (nothing it
+  starts outlives the run), its own IPC and host name;
+* an unprivileged user id of its own (one per worker slot), and limits: the
+  memory, process count and CPU share of the *sandbox as a whole* in a
+  control group (:mod:`autograder.limits`), plus per-process rlimits (address
+  space, file size, no core dumps) as a second line.
+
+The kernel's Jupyter sockets are Unix sockets in a folder bound into the
+sandbox at the same path; the trusted grader (:mod:`autograder.execution`)
+connects to them from outside.  That is the only channel.
 
 Requires ``bwrap`` (Debian package ``bubblewrap``), ``setpriv`` and ``prlimit``
 (``util-linux``), and root to start it.  Without them grading refuses to run:
@@ -20,19 +28,20 @@ it never falls back to running student code unsandboxed.
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 import shutil
-import signal
 import subprocess
 import sys
+import sysconfig
 import tempfile
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
-import nbformat
-
 from autograder.notebooks import ROOT
+from course import contract
 
 HOME = "/home/student"
 BASE_UID = 61000
@@ -47,8 +56,6 @@ def uid_for(slot: int) -> int:
     """
     return BASE_UID + int(os.environ.get(UID_OFFSET_VARIABLE, "0")) + slot
 
-MAX_NOTEBOOK_BYTES = 64 * 2**20
-
 
 class SandboxUnavailable(RuntimeError):
     pass
@@ -56,22 +63,161 @@ class SandboxUnavailable(RuntimeError):
 
 @dataclass
 class Limits:
-    cell_timeout: int = 60              # seconds per cell (an infinite loop is interrupted)
-    wall_timeout: int = 600             # seconds for the whole notebook, start to finish
-    memory_bytes: int = 8 * 2**30       # address space per process (JAX reserves a lot, touches little)
-    cpu_seconds: int = 900              # CPU time per process
-    processes: int = 256                # processes of the sandbox's user
+    """What one submission may use.  Time limits are CPU seconds: a loaded machine changes no grade."""
+
+    cell_timeout: float = 60            # CPU seconds per cell, and per exercise's hidden tests
+    wall_timeout: float = 900           # wall seconds for the whole notebook (a backstop, never the rule)
+    wall_factor: float = 6.0            # a cell's wall-clock backstop: this many times its CPU budget
+    memory_bytes: int = 6 * 2**30       # the whole sandbox's memory (control group)
+    address_space: int = 16 * 2**30     # per process (JAX reserves a lot of address space, touches little)
+    processes: int = 128                # processes and threads of the whole sandbox
     file_bytes: int = 256 * 2**20       # largest file it may write
+    home_bytes: int = 64 * 2**20        # the writable home folder (a tmpfs)
+    tmp_bytes: int = 256 * 2**20        # the writable /tmp (a tmpfs)
     output_bytes: int = 200_000         # output kept per cell
+    stderr_bytes: int = 64 * 2**10      # what the trusted side reads of the sandbox's stderr
 
 
-@dataclass
-class SandboxResult:
-    notebook: nbformat.NotebookNode | None
-    records: dict[str, str] = field(default_factory=dict)   # exercise -> raw JSON written by its probe
-    status: str = "ok"                                       # "ok", "crashed" or "timed out"
-    reason: str = ""
-    seconds: float = 0.0
+# ---------------------------------------------------------------------------------------------------------
+# The file system: which Python packages the sandbox gets.
+
+# The kernel and the notebooks' own imports; what they need comes along (their requirements' closure).
+KERNEL_PACKAGES = ("ipykernel", "numpy", "matplotlib", "cloudpickle")
+# Packages that differentiate for you: present only where the assignment allows them (they are also
+# what an allowed package may *optionally* pull in, so the closure never brings them back).
+AD_PACKAGES = ("jax", "jaxlib", "autograd", "torch", "sympy", "tensorflow", "numdifftools", "functorch")
+
+
+def _requirement_name(requirement: str) -> str | None:
+    """The distribution a requirement names, or None if it applies only with an extra."""
+    if "extra ==" in requirement or "extra==" in requirement:
+        return None
+    match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement)
+    if not match:
+        return None
+    marker = requirement.split(";", 1)[1] if ";" in requirement else ""
+    if marker:
+        try:
+            from packaging.markers import Marker
+            if not Marker(marker).evaluate({"extra": ""}):
+                return None
+        except Exception:
+            pass
+    return match.group(1)
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+@functools.lru_cache(maxsize=None)
+def allowed_packages(allow_ad: bool) -> frozenset[str]:
+    """Top-level names in site-packages the sandbox gets: the closure of the kernel's requirements."""
+    roots = list(KERNEL_PACKAGES) + (["jax", "jaxlib"] if allow_ad else [])
+    banned = set() if allow_ad else {_canonical(n) for n in AD_PACKAGES}
+    seen, todo = set(), [_canonical(r) for r in roots]
+    entries: set[str] = set()
+    while todo:
+        name = todo.pop()
+        if name in seen or name in banned:
+            continue
+        seen.add(name)
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            continue
+        for file in dist.files or ():
+            top = file.parts[0]
+            if top not in ("..", "__pycache__") and not top.endswith(".pth"):
+                entries.add(top.removesuffix(".py") + (".py" if top.endswith(".py") else ""))
+        todo += [_canonical(n) for n in map(_requirement_name, dist.requires or ()) if n]
+    # Plugins JAX discovers by name: only where JAX itself is allowed.
+    if not allow_ad:
+        entries = {e for e in entries if not e.split(".")[0].startswith(("jax", "jaxlib"))}
+    return frozenset(entries)
+
+
+def _site_packages() -> Path:
+    return Path(sysconfig.get_paths()["purelib"])
+
+
+ORACLE_STUB = ('raise ImportError("the course\'s JAX oracle is not available while this assignment is '
+               'graded: it asks you to compute derivatives yourself")\n')
+
+
+def _filesystem(scratch: Path, allow_ad: bool) -> list[str]:
+    """bwrap arguments for the read-only system, the allowed packages and the masked secrets."""
+    args: list[str] = []
+    system = [p for p in ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/etc") if os.path.exists(p)]
+    for path in system:
+        args += ["--ro-bind", path, path]
+    # Python itself (the base installation, outside /usr here) and the grader's virtual environment.
+    for path in dict.fromkeys([sys.base_prefix, sys.prefix]):
+        if os.path.exists(path) and not any(path.startswith(p + "/") for p in system):
+            args += _parents(path) + ["--ro-bind", path, path]
+    # Other Python package folders are not the grader's: mask them all, then lay out the allowed
+    # packages of this environment one by one over an empty site-packages.
+    for other in {sysconfig.get_paths(vars={"base": sys.base_prefix, "platbase": sys.base_prefix})["purelib"],
+                  "/usr/lib/python3/dist-packages", "/usr/local/lib/python3/dist-packages"}:
+        if os.path.isdir(other) and Path(other) != _site_packages():
+            args += ["--tmpfs", other]
+    site = _site_packages()
+    args += ["--tmpfs", str(site)]
+    for entry in sorted(allowed_packages(allow_ad)):
+        if (site / entry).exists():
+            args += ["--ro-bind", str(site / entry), str(site / entry)]
+    # The course package and the hidden-test probes; the answers are not needed inside.
+    for package in ("course", "autograder"):
+        args += _parents(str(ROOT / package)) + ["--ro-bind", str(ROOT / package), str(ROOT / package)]
+    for secret in ("autograder/reference", "autograder/mistakes"):
+        args += ["--tmpfs", str(ROOT / secret)]
+    if not allow_ad:
+        stub = scratch / "oracle_stub.py"
+        stub.write_text(ORACLE_STUB)
+        args += ["--ro-bind", str(stub), str(ROOT / "course" / "oracle.py")]
+    return args
+
+
+def _parents(path: str) -> list[str]:
+    """Folders above a bound path (/root, /work, ...) are made by bwrap; make them traversable."""
+    out = []
+    for parent in reversed(Path(path).parents):
+        if str(parent) != "/":
+            out += ["--perms", "0755", "--dir", str(parent)]
+    return out
+
+
+def command(scratch: Path, channel: Path, slot: int, limits: Limits, argv: list[str], *,
+            allow_ad: bool, env: dict | None = None) -> list[str]:
+    """The bwrap command line that runs ``argv`` in a sandbox.
+
+    ``scratch`` (outside) is the home folder's content source, ``channel`` the folder of the kernel's
+    sockets, bound at the same path inside so the connection file means the same on both sides.
+    """
+    uid = str(uid_for(slot))
+    cmd = ["bwrap", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
+           "--die-with-parent", "--new-session", "--clearenv", "--hostname", "sandbox",
+           "--proc", "/proc", "--dev", "/dev",
+           # Fresh, bounded /tmp and /run first: the course itself may live under /tmp, its binds come after.
+           "--size", str(limits.tmp_bytes), "--perms", "1777", "--tmpfs", "/tmp",
+           "--size", str(2**20), "--perms", "0755", "--tmpfs", "/run"]
+    cmd += _filesystem(scratch, allow_ad)
+    # The home folder: a bounded tmpfs (the notebook is copied in by the kernel's launcher below).
+    cmd += ["--perms", "0755", "--dir", str(Path(HOME).parent),
+            "--size", str(limits.home_bytes), "--perms", "0700", "--tmpfs", HOME,
+            "--chdir", HOME]
+    cmd += _parents(str(channel)) + ["--bind", str(channel), str(channel)]
+    environment = {"HOME": HOME, "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+                   "PYTHONPATH": str(ROOT), "JAX_PLATFORMS": "cpu", "MPLBACKEND": "Agg",
+                   "MPLCONFIGDIR": "/tmp/matplotlib", "JUPYTER_RUNTIME_DIR": "/tmp/jupyter",
+                   "IPYTHONDIR": "/tmp/ipython", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1",
+                   contract.NBGRADER_EXECUTION: "autograde", contract.JUDGED_OUTSIDE: "1", **(env or {})}
+    for key, value in environment.items():
+        cmd += ["--setenv", key, value]
+    cmd += ["--", "prlimit", f"--as={limits.address_space}", f"--nproc={limits.processes * 4}",
+            f"--fsize={limits.file_bytes}", "--core=0",
+            "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--no-new-privs", "--", *argv]
+    return cmd
 
 
 def missing_tools() -> list[str]:
@@ -88,101 +234,13 @@ def check_available() -> None:
     if os.geteuid() != 0:
         raise SandboxUnavailable("sandboxed grading must be started as root (it runs each submission "
                                  "as its own unprivileged user); run the grader with sudo")
-    # A real start: Python, the course and the notebook runner must all be reachable inside.
+    # A real start: Python, the kernel and the course must all be reachable inside.
     with tempfile.TemporaryDirectory() as scratch:
-        probe = subprocess.run(_command(Path(scratch), 0, Limits(), [sys.executable, "-c",
-                                                                     "import autograder.sandbox_runner, course"]),
+        channel = Path(scratch) / "channel"
+        channel.mkdir()
+        probe = subprocess.run(command(Path(scratch), channel, 0, Limits(),
+                                       [sys.executable, "-c", "import ipykernel, course, autograder.agent"],
+                                       allow_ad=False),
                                capture_output=True, text=True)
     if probe.returncode != 0:
         raise SandboxUnavailable(f"a sandbox could not run the grader's Python here: {probe.stderr.strip()[-300:]}")
-
-
-def _read_only_paths() -> list[str]:
-    paths = ["/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/etc",
-             sys.base_prefix, sys.prefix, str(ROOT / "course"), str(ROOT / "autograder")]
-    return [p for p in dict.fromkeys(paths) if os.path.exists(p)]
-
-
-def _command(scratch: Path, slot: int, limits: Limits, argv: list[str], env: dict | None = None) -> list[str]:
-    uid = str(uid_for(slot))
-    cmd = ["bwrap", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
-           "--die-with-parent", "--new-session", "--clearenv", "--hostname", "sandbox",
-           # Fresh /tmp and /run first: the course itself may live under /tmp, and its binds come after.
-           "--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp",
-           "--perms", "0755", "--tmpfs", "/run"]
-    paths = _read_only_paths()
-    # Folders above the bound paths (/root, /work, ...) are made by bwrap; make them traversable.
-    parents = sorted({str(parent) for path in paths for parent in Path(path).parents if str(parent) != "/"})
-    for parent in parents:
-        cmd += ["--perms", "0755", "--dir", parent]
-    for path in paths:
-        cmd += ["--ro-bind", path, path]
-    # The hidden tests' probes are needed inside; the answers are not.
-    for secret in ("autograder/reference", "autograder/mistakes"):
-        cmd += ["--tmpfs", str(ROOT / secret)]
-    cmd += ["--perms", "0755", "--dir", str(Path(HOME).parent), "--bind", str(scratch), HOME, "--chdir", HOME]
-    environment = {"HOME": HOME, "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
-                   "PYTHONPATH": str(ROOT), "JAX_PLATFORMS": "cpu", "MPLBACKEND": "Agg",
-                   "MPLCONFIGDIR": "/tmp/matplotlib", "JUPYTER_RUNTIME_DIR": "/tmp/jupyter",
-                   "PYTHONDONTWRITEBYTECODE": "1", "NBGRADER_EXECUTION": "autograde", **(env or {})}
-    for key, value in environment.items():
-        cmd += ["--setenv", key, value]
-    cmd += ["--", "prlimit", f"--as={limits.memory_bytes}", f"--cpu={limits.cpu_seconds}",
-            f"--nproc={limits.processes}", f"--fsize={limits.file_bytes}", "--core=0",
-            "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--no-new-privs", "--", *argv]
-    return cmd
-
-
-def run_notebook(nb: nbformat.NotebookNode, *, slot: int = 0, seed: int = 0, limits: Limits | None = None,
-                 exercises: list[str] = ()) -> SandboxResult:
-    """Execute ``nb`` in a fresh sandbox; return the executed notebook and the probes' records."""
-    limits = limits or Limits()
-    scratch = Path(tempfile.mkdtemp(prefix="submission-"))
-    uid = uid_for(slot)
-    start = time.perf_counter()
-    try:
-        nbformat.write(nb, scratch / "submission.ipynb")
-        os.chown(scratch, uid, uid)
-        os.chown(scratch / "submission.ipynb", uid, uid)
-        argv = [sys.executable, "-m", "autograder.sandbox_runner", f"{HOME}/submission.ipynb",
-                f"{HOME}/executed.ipynb", "--timeout", str(limits.cell_timeout),
-                "--max-output", str(limits.output_bytes)]
-        env = {"COURSE_RECORD_DIR": f"{HOME}/.records", "COURSE_GRADING_SEED": str(seed)}
-        process = subprocess.Popen(_command(scratch, slot, limits, argv, env), stdin=subprocess.DEVNULL,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
-        status, reason = "ok", ""
-        try:
-            _, stderr = process.communicate(timeout=limits.wall_timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.communicate()
-            status, reason = "timed out", f"the notebook ran longer than {limits.wall_timeout} s and was stopped"
-        else:
-            if process.returncode != 0:
-                status = "crashed"
-                detail = stderr.decode(errors="replace").strip().splitlines()[-1:] if stderr else []
-                reason = (f"the grading kernel stopped abnormally (exit code {process.returncode})"
-                          + (f": {detail[0][:200]}" if detail else ""))
-        notebook = _read_notebook(scratch / "executed.ipynb")
-        if notebook is not None and notebook.metadata.get("grading", {}).get("crashed"):
-            status, reason = "crashed", str(notebook.metadata["grading"]["crashed"])[:300]
-        if notebook is None and status == "ok":
-            status, reason = "crashed", "the grading kernel produced no notebook"
-        records = {}
-        for exercise in exercises:
-            path = scratch / ".records" / f"{exercise}.json"
-            if path.is_file() and not path.is_symlink() and path.stat().st_size < 20 * 2**20:
-                records[exercise] = path.read_text(errors="replace")
-        return SandboxResult(notebook, records, status, reason, time.perf_counter() - start)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-
-
-def _read_notebook(path: Path) -> nbformat.NotebookNode | None:
-    """The executed notebook, if it is there, a regular file, not huge, and valid JSON."""
-    try:
-        if path.is_symlink() or not path.is_file() or path.stat().st_size > MAX_NOTEBOOK_BYTES:
-            return None
-        return nbformat.read(path, as_version=4)
-    except Exception:
-        return None

@@ -11,7 +11,7 @@ what is already done).
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 # Outcomes, from best to worst.  Anything but "graded" needs a human.
@@ -37,6 +37,9 @@ class SubmissionStatus:
     fingerprint: str = ""                                      # sha256 of the submitted files
     seed: int | None = None                                    # the hidden tests' seed for this run
     seconds: float = 0.0
+    cpu_seconds: float = 0.0                                   # CPU time of the sandbox, all its processes
+    wall_limited: bool = False                                 # a wall-clock backstop (not a CPU limit) hit
+    regraded_alone: bool = False                               # graded again, alone, after a wall-clock hit
 
     def save(self, course: Path) -> Path:
         path = status_path(course, self.assignment, self.student)
@@ -55,12 +58,27 @@ def load(course: Path, assignment: str, student: str) -> SubmissionStatus | None
     path = status_path(course, assignment, student)
     if not path.exists():
         return None
-    return SubmissionStatus(**json.loads(path.read_text()))
+    return from_json(path.read_text())
+
+
+def from_json(text: str) -> SubmissionStatus | None:
+    """A saved status, tolerantly: fields added since are defaulted, fields since removed are ignored.
+
+    An unreadable file is ``None`` (its submission is simply graded again).
+    """
+    try:
+        data = json.loads(text)
+        known = {f.name for f in fields(SubmissionStatus)}
+        return SubmissionStatus(**{k: v for k, v in data.items() if k in known})
+    except (ValueError, TypeError):
+        return None
 
 
 def load_all(course: Path, assignment: str) -> dict[str, SubmissionStatus]:
     folder = Path(course) / "grading" / assignment
     out = {}
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-        out[path.stem] = SubmissionStatus(**json.loads(path.read_text()))
+        state = from_json(path.read_text())
+        if state is not None:
+            out[path.stem] = state
     return out

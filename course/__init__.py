@@ -4,7 +4,7 @@ Students install this package; it holds no reference solutions and no
 hidden tests (those live in ``autograder/``, which is not installed).
 """
 
-from course.notebook import autograding, is_grading, setup
+from course.notebook import autograding, is_grading, lazy_import, setup
 
-__all__ = ["setup", "is_grading", "autograding"]
+__all__ = ["setup", "is_grading", "autograding", "lazy_import"]
 __version__ = "0.1.0"

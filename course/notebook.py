@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import sys
 
+from course import contract
+
 
 def setup(*, quiet: bool = False) -> None:
     """Prepare this kernel for the course.
@@ -27,18 +29,40 @@ def setup(*, quiet: bool = False) -> None:
         print("course ready: JAX will compute in float64")
 
 
+class LazyModule:
+    """A module imported on first use: ``jnp = lazy_import("jax.numpy")`` costs nothing until ``jnp.sin``.
+
+    The notebooks' checks compare with JAX, but a graded run of an assignment that forbids automatic
+    differentiation has no JAX at all: a setup cell that imported it directly would fail there.
+    """
+
+    def __init__(self, name: str):
+        self.__name = name
+
+    def __getattr__(self, attribute):
+        import importlib
+        return getattr(importlib.import_module(self.__name), attribute)
+
+    def __repr__(self) -> str:
+        return f"<module {self.__name!r}, imported on first use>"
+
+
+def lazy_import(name: str) -> LazyModule:
+    return LazyModule(name)
+
+
 def judged_outside() -> bool:
     """True in the sandboxed grader, where a trusted process judges the answers (see autograder.judge).
 
     The checks in the notebook then skip their own comparison with JAX: it would
     cost every student's run a JAX start-up and decide nothing.
     """
-    return bool(os.environ.get("COURSE_RECORD_DIR"))
+    return bool(os.environ.get(contract.JUDGED_OUTSIDE))
 
 
 def is_grading() -> bool:
     """True while nbgrader autogrades or validates: illustrations may then do less work."""
-    return os.environ.get("NBGRADER_EXECUTION") == "autograde" or bool(os.environ.get("NBGRADER_VALIDATING"))
+    return os.environ.get(contract.NBGRADER_EXECUTION) == "autograde" or bool(os.environ.get(contract.NBGRADER_VALIDATING))
 
 
 def autograding() -> bool:
@@ -48,7 +72,7 @@ def autograding() -> bool:
     student's whole stack, so one early mistake would fail every later check.  When graded, those
     checks step aside: the hidden tests judge each exercise with correct stand-ins for the others.
     """
-    return os.environ.get("NBGRADER_EXECUTION") == "autograde"
+    return os.environ.get(contract.NBGRADER_EXECUTION) == "autograde"
 
 
 def show_failed_checks_as_messages() -> None:

@@ -18,7 +18,7 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 import numpy as np  # noqa: E402
 
 
-CACHE_VARIABLE = "COURSE_JAX_CACHE"
+from course.contract import JAX_CACHE as CACHE_VARIABLE  # noqa: E402
 
 
 def _jax():

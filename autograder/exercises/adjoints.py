@@ -37,7 +37,7 @@ import sys
 import numpy as np
 
 from autograder.exercises.base import Exercise, swapped
-from course import oracle
+from autograder.exercises.base import oracle
 from course.checks import Comparison, compare
 from course.counting import factorizations, primitive_counts, triangular_solve_shapes
 

@@ -33,6 +33,50 @@ DEFAULT_SEED = 20261126
 SEED_VARIABLE = "COURSE_GRADING_SEED"
 
 
+class _Oracle:
+    """``course.oracle``, imported when a judge first uses it.
+
+    The exercise modules are imported in the student's sandbox too (the probes run there), where an
+    assignment that forbids automatic differentiation has no JAX and no oracle: only the judges, which
+    run in the trusted grader, ever touch it.
+    """
+
+    def __getattr__(self, name):
+        from course import oracle as module
+        return getattr(module, name)
+
+
+oracle = _Oracle()
+
+
+class Served:
+    """A function the grader hands to the student's code, evaluated and counted by the grader.
+
+    Under sandboxed grading the student's kernel receives a proxy
+    (:class:`autograder.agent.Proxy`): each call travels to the trusted grader,
+    which evaluates this object and counts the call, so neither the count nor
+    the function's internals (a hidden problem's parameters, its exact gradient)
+    are within the student's reach.  In a notebook (Colab, ``nbgrader
+    validate``) it is simply called and counted here.  After a probe the number
+    of calls is added to the observation as ``served_calls[name]``: judges read
+    counts from there, never from the probe.
+    """
+
+    def __init__(self, fn, name: str, label: str | None = None):
+        self.fn, self.name, self.label, self.calls = fn, name, label or name, 0
+
+    def __call__(self, *args):
+        self.calls += 1
+        return self.fn(*args)
+
+    def __repr__(self) -> str:
+        return f"<function {self.label}>"
+
+
+def served_calls(case: dict) -> dict[str, int]:
+    return {value.name: value.calls for value in case.values() if isinstance(value, Served)}
+
+
 def seed_for(exercise: str, base: int | None = None) -> int:
     """The seed of one exercise's cases: the run's base seed mixed with the exercise's name."""
     if base is None:
@@ -66,9 +110,10 @@ class Exercise:
 def observe(exercise: Exercise, namespace: dict, case: dict) -> dict[str, Any]:
     """Run one probe; an exception in the student's code becomes data, not a crash."""
     try:
-        return exercise.probe(namespace, case)
+        observed = exercise.probe(namespace, case)
     except Exception as exc:  # the student's code may raise anything
-        return {"error": f"{type(exc).__name__}: {exc}"}
+        return {"error": f"{type(exc).__name__}: {exc}"[:2000]}
+    return observed if isinstance(observed, dict) else {"error": "the probe returned no observation"}
 
 
 def judge_all(exercise: Exercise, cases: list[dict], observations: list[dict]) -> Comparison:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograder.exercises.base import Exercise
-from course import oracle
+from autograder.exercises.base import Exercise, Served, swapped
+from autograder.exercises.base import oracle
 from course.checks import Comparison, compare
-from course.counting import Counted
 from course.problems import SmoothProblem, lecture_loss, random_point, wiggly, wiggly_gradient
 
 FORWARD_EPS, CENTRAL_EPS, COMPLEX_H = 1e-7, 1e-5, 1e-20
@@ -29,27 +28,28 @@ class _GradientEstimate(Exercise):
     hints: dict
 
     def cases(self, rng):
-        return [{"f": p, "w": random_point(rng, p.d), "step": self.step} for p in _problems(rng)]
+        # f is served by the grader: the student's code calls it, the grader evaluates and counts.
+        return [{"f": Served(p, "f"), "w": random_point(rng, p.d), "step": self.step} for p in _problems(rng)]
 
     def probe(self, namespace, case):
-        f = Counted(case["f"], name="f")
         w = case["w"].copy()
-        estimate = self.student(namespace)(f, w, case["step"])
-        return {"gradient": estimate, "calls": f.calls, "w_unchanged": bool(np.array_equal(w, case["w"]))}
+        estimate = self.student(namespace)(case["f"], w, case["step"])
+        return {"gradient": estimate, "w_after": w}
 
     def judge(self, case, observed):
-        if not observed["w_unchanged"]:
+        if not np.array_equal(np.asarray(observed["w_after"]), case["w"]):
             return Comparison(False, f"`{self.name}` changed its argument w in place; "
                               "perturb a copy (w + step) so the caller's w stays as it was.")
-        comparison = compare(observed["gradient"], oracle.gradient(case["f"], case["w"]), rtol=self.rtol,
+        comparison = compare(observed["gradient"], oracle.gradient(case["f"].fn, case["w"]), rtol=self.rtol,
                              name="the gradient estimate", meaning="one partial derivative per entry of w",
                              hints=self.hints)
         if not comparison.ok:
             comparison.message += f"\n  (why this tolerance: {self.why_rtol})"
             return comparison
         d = len(case["w"])
-        if observed["calls"] != self.expected_calls(d):
-            return Comparison(False, f"`{self.name}` called f {observed['calls']} times for d = {d}; "
+        calls = observed["served_calls"]["f"]
+        if calls != self.expected_calls(d):
+            return Comparison(False, f"`{self.name}` called f {calls} times for d = {d}; "
                               f"it should call it exactly {self.expected_calls(d)} times ({self.cost_text}).",
                               diagnosis="wrong number of function calls")
         return comparison
@@ -129,37 +129,38 @@ class StepSizeErrors(Exercise):
 
     def cases(self, rng):
         problem = SmoothProblem(rng, 4, scale=30.0)
-        return [{"f": f, "grad_f": grad_f, "w": w, "steps": np.logspace(-8, -1, 8), "method": method,
+        return [{"f": Served(f, "f"), "grad_f": Served(grad_f, "grad_f"), "exact": Served(grad_f, "exact"),
+                 "w": w, "steps": np.logspace(-8, -1, 8), "method": method,
                  "direction": rng.standard_normal(len(w))}
                 for f, grad_f, w in [(wiggly, wiggly_gradient, np.array([1.5])),
                                      (problem, problem.gradient, random_point(rng, 4))]
                 for method in ("forward", "central", "complex")]
 
     def probe(self, namespace, case):
-        # Hand-written exact gradients: the probe runs in the student's kernel and needs no JAX there.
-        f, grad_f = case["f"], case["grad_f"]
-        exact = grad_f(case["w"])
+        f, exact = case["f"], case["exact"]
         calls = []
 
         def stand_in(method):
             def estimate(f_, w_, h):
                 calls.append(method)
-                return exact + h ** ORDER[method] * case["direction"]
+                # Exact at the point asked for, plus a known error; NaN unless it is asked about f itself.
+                wrong_function = 1.0 if f_ is f else np.nan
+                return wrong_function * (exact(np.asarray(w_, dtype=float)) + h ** ORDER[method] * case["direction"])
+            estimate.__name__ = ESTIMATORS[method]
             return estimate
 
-        saved = {name: namespace.get(name) for name in ESTIMATORS.values()}
-        namespace.update({name: stand_in(method) for method, name in ESTIMATORS.items()})
-        try:
-            errors = self.student(namespace)(f, grad_f, case["w"].copy(), case["steps"].copy(), case["method"])
-        finally:
-            namespace.update(saved)
+        stand_ins = {name: stand_in(method) for method, name in ESTIMATORS.items()}
+        with swapped(namespace, stand_ins):
+            errors = self.student(namespace)(f, case["grad_f"], case["w"].copy(), case["steps"].copy(),
+                                             case["method"])
         if not calls:  # estimators written inline: fall back to the real errors
-            errors = self.student(namespace)(f, grad_f, case["w"].copy(), case["steps"].copy(), case["method"])
+            errors = self.student(namespace)(f, case["grad_f"], case["w"].copy(), case["steps"].copy(),
+                                             case["method"])
         return {"errors": errors, "stand_ins_called": sorted(set(calls))}
 
     def judge(self, case, observed):
-        method, steps, w, f = case["method"], case["steps"], case["w"], case["f"]
-        norm = np.linalg.norm(case["grad_f"](w))
+        method, steps, w, f = case["method"], case["steps"], case["w"], case["f"].fn
+        norm = np.linalg.norm(case["grad_f"].fn(w))
         if observed["stand_ins_called"]:
             if observed["stand_ins_called"] != [method]:
                 return Comparison(False, f"for method={method!r} your function called the estimator(s) of "

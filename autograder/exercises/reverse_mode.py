@@ -26,7 +26,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from autograder.exercises.base import Exercise, swapped
-from course import oracle
+from autograder.exercises.base import oracle
 from course.checks import Comparison, compare
 from course.counting import Counted
 
