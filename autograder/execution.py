@@ -83,6 +83,7 @@ class SandboxedKernel:
         self.process: subprocess.Popen | None = None
         self.client = None
         self.cgroup = None
+        self.stderr = None
         self.died = ""
 
     # -- start and stop --------------------------------------------------------------------------------
@@ -181,7 +182,10 @@ class SandboxedKernel:
         self.close()
 
     def stderr_tail(self) -> str:
-        data, _ = self.stderr.result() if self.stderr is not None else (b"", False)
+        try:
+            data, _ = self.stderr.result()
+        except Exception:  # not started, or still reading
+            return ""
         lines = data.decode(errors="replace").strip().splitlines()
         return lines[-1][:300] if lines else ""
 

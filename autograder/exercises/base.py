@@ -66,6 +66,11 @@ class Served:
         self.fn, self.name, self.label, self.calls = fn, name, label or name, 0
 
     def __call__(self, *args):
+        from course.counting import ForbiddenDifferentiation, _is_jax_tracer
+        if _is_jax_tracer(args):  # in a notebook, where JAX is at hand: say so plainly
+            raise ForbiddenDifferentiation(
+                f"{self.label} was called with a JAX tracer: this exercise asks you to compute the "
+                "derivative yourself, without jax.grad / jax.jvp / jax.vjp or any AD library.")
         self.calls += 1
         return self.fn(*args)
 
