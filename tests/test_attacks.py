@@ -1,15 +1,22 @@
 """The attack suite: hostile and broken submissions, graded end to end through the sandboxed pipeline.
 
-Every attack is a real submission in a real course directory, graded with
-two parallel workers next to an honest "victim" student.  For each one we
-assert: no undeserved credit, the victim's grade unchanged, nothing outside
-the sandbox changed, the run completed, and a reason an instructor can read.
+Every attack is a real submission in a real course directory, graded with two
+parallel workers next to an honest "victim" student.  The attacks come by
+class (``tests/attack_catalogue.py``: output injection, evidence forgery,
+capability escape, resource exhaustion, active content), several variants
+each, and every variant is held to the same three things: the honest score
+(what it loses is 0, what it did not touch keeps full marks), the victim's
+grade unchanged, and nothing changed outside its sandbox.  The load class
+lives in ``tests/test_load.py``.  The class is graded once per test run, under
+a file lock shared by the xdist workers.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import resource
 import socket
 import subprocess
 import threading
@@ -19,27 +26,21 @@ from pathlib import Path
 import nbformat
 import pytest
 
+import attack_catalogue as catalogue
+from attack_catalogue import A, AUTOMATIC, WRONG_FORWARD
 from autograder import course_dir, demo, grading, notebooks, pipeline, sandbox
 from autograder import status as status_mod
 from conftest import ROOT
 
 pytestmark = [pytest.mark.skipif(bool(sandbox.missing_tools()) or os.geteuid() != 0,
                                  reason="sandboxed grading needs bubblewrap and root (see README)"),
+              pytest.mark.slow,
               # One sandboxed class at a time: the process checks look at every sandbox user.
               pytest.mark.xdist_group("sandbox")]
 
-A = "01_finite_differences"
-AUTOMATIC = ["test_lecture_gradient", "test_forward_difference", "test_central_difference",
-             "test_complex_step", "test_step_size_errors", "test_best_steps"]
-WRONG_FORWARD = '''
-def forward_difference(f, w, eps):
-    return -np.ones(len(w))
-'''
-PORT_FILE = "attack-port.txt"
-
-
-def _attacks(course: Path, port: int, sentinel: Path) -> dict[str, object]:
-    """student -> submission (a notebook, raw bytes, or (file name, content))."""
+def _more_submissions(course: Path, port: int, sentinel: Path) -> dict[str, object]:
+    """Attacks on the sandbox's walls and broken files: student -> submission (a notebook, raw bytes,
+    or (file name, content))."""
     release = notebooks.notebook_path(A, "release", course)
     right = demo.correct_answers(A, course)
 
@@ -95,14 +96,8 @@ def _attacks(course: Path, port: int, sentinel: Path) -> dict[str, object]:
         "network": with_cell(
             "import socket\ntry:\n    socket.create_connection(('127.0.0.1', %d), timeout=2).sendall(b'pwned')\n"
             "    print('CONNECTED')\nexcept Exception as e:\n    print('DENIED', e)" % port),
-        "infinite_loop": with_cell("while True:\n    pass"),
-        "sleeps": with_cell("import time\ntime.sleep(10**6)"),
-        "memory_bomb": with_cell("blocks = []\nwhile True:\n    blocks.append(bytearray(2**28))"),
-        "fork_bomb": with_cell("import os\nfor _ in range(100000):\n    try:\n        os.fork()\n"
-                               "    except OSError:\n        break"),
         "exits_kernel": with_cell("import os\nos._exit(0)"),
         "segfault": with_cell("import ctypes\nctypes.string_at(0)"),
-        "floods_output": with_cell("import sys\nfor _ in range(2**10):\n    sys.stdout.write('x' * 2**16)  # 64 MiB, 320 times the cap"),
         "edits_test_cell": edited,
         "deletes_test_cell": deleted,
         "duplicates_grade_id": duplicated,
@@ -117,6 +112,7 @@ def _attacks(course: Path, port: int, sentinel: Path) -> dict[str, object]:
         "wrong_file_name": ("my homework.ipynb", notebooks.fill(release, right)),
         "warns_but_correct": with_cell("import warnings\nwarnings.warn('a harmless warning')"),
     }
+
 
 
 class Listener(threading.Thread):
@@ -142,9 +138,10 @@ class Listener(threading.Thread):
                 continue
 
 
-@pytest.fixture(scope="module")
-def attacked(tmp_path_factory):
-    base = tmp_path_factory.mktemp("attacks")
+LIMITS = sandbox.Limits(cell_timeout=8, wall_factor=3, wall_timeout=240, memory_bytes=3 * 2**30)
+
+
+def _grade_the_attacks(base: Path) -> dict:
     course = course_dir.make_copy(base / "course")
     sentinel = base / "outside" / "sentinel.txt"
     sentinel.parent.mkdir()
@@ -152,31 +149,73 @@ def attacked(tmp_path_factory):
     build.build(course, A)
     listener = Listener()
     listener.start()
-    submissions = _attacks(course, listener.port, sentinel)
+    submissions = _more_submissions(course, listener.port, sentinel)
+    submissions.update({attack.name: catalogue.submission(attack, course) for attack in catalogue.ATTACKS})
     students = demo.write_submissions(course, A, submissions)
-    # The victim is graded first, then everyone (the victim again included) in parallel.
-    limits = sandbox.Limits(cell_timeout=8, wall_timeout=120, memory_bytes=3 * 2**30)
-    pipeline.grade(course, A, ["victim"], jobs=1, limits=limits)
+    # The victim is graded alone first, then everyone (the victim again included) in parallel.
+    pipeline.grade(course, A, ["victim"], jobs=1, limits=LIMITS)
     victim_before = grading.results(course, A)["victim"]
-    started = time.perf_counter()
-    statuses = pipeline.grade(course, A, students, jobs=2, limits=limits, force=True)
-    elapsed = time.perf_counter() - started
+    pipeline.grade(course, A, students, jobs=2, limits=LIMITS, force=True)
     time.sleep(5)  # give a surviving background process time to act
     listener.stop = True
-    return {"course": course, "statuses": statuses, "results": grading.results(course, A),
-            "victim_before": victim_before, "sentinel": sentinel, "listener": listener,
-            "elapsed": elapsed, "students": students}
+    grading.generate_feedback(course, A)
+    facts = {"students": students, "connections": listener.connections,
+             "victim_before": {gid: c.score for gid, c in victim_before.cells.items()},
+             "victim_total_before": victim_before.score,
+             "max_rss_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}
+    (base / "facts.json").write_text(json.dumps(facts))
+    return facts
+
+
+@pytest.fixture(scope="module")
+def attacked(tmp_path_factory):
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # the run's folder, above each worker's own
+    base = shared / "attack-class"
+    base.mkdir(parents=True, exist_ok=True)
+    with open(base / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (base / "facts.json").exists():
+            _grade_the_attacks(base)
+    facts = json.loads((base / "facts.json").read_text())
+    course = base / "course"
+    return {**facts, "course": course, "sentinel": base / "outside" / "sentinel.txt",
+            "statuses": status_mod.load_all(course, A), "results": grading.results(course, A)}
 
 
 def _auto(result, cells=AUTOMATIC):
     return {gid: result.cells[gid].score for gid in cells if gid in result.cells}
 
 
+def _autograded(course, student):
+    return nbformat.read(course / "autograded" / student / A / "finite_differences.ipynb", as_version=4)
+
+
 def _outputs(course, student) -> str:
     """Everything the student's notebook printed while graded (stream outputs only, not the code)."""
-    path = course / "autograded" / student / A / "finite_differences.ipynb"
-    nb = nbformat.read(path, as_version=4)
+    nb = _autograded(course, student)
     return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Every class: the honest score, the victim unchanged, nothing changed outside.
+
+@pytest.mark.parametrize("attack", catalogue.ATTACKS, ids=lambda a: f"{a.kind}-{a.name}")
+def test_each_attack_gets_exactly_its_honest_score(attacked, attack):
+    result, state = attacked["results"][attack.name], attacked["statuses"][attack.name]
+    victim = _auto(attacked["results"]["victim"])
+    scores = _auto(result)
+    for gid in attack.loses:
+        assert scores[gid] == 0, f"{attack.name}: {gid} earned {scores[gid]} ({result.cells[gid].message})"
+    keeps = [g for g in AUTOMATIC if g not in attack.loses] if attack.keeps is None else attack.keeps
+    for gid in keeps:
+        assert scores[gid] == victim[gid], f"{attack.name}: {gid} lost points it deserved: {result.cells[gid].message}"
+    assert result.max_score == attacked["results"]["victim"].max_score  # no bonus points from added cells
+    allowed = attack.status or (status_mod.NEEDS_HUMAN | {status_mod.GRADED}) - {status_mod.MALFORMED}
+    assert state.status in allowed, (attack.name, state.status, state.reasons)
+    if state.status != status_mod.GRADED:
+        assert state.reasons, f"{attack.name}: status {state.status} without a reason"
 
 
 def test_every_submission_was_graded_and_reported(attacked):
@@ -188,11 +227,126 @@ def test_every_submission_was_graded_and_reported(attacked):
 
 
 def test_the_victim_keeps_full_marks(attacked):
-    before = _auto(attacked["victim_before"])
     after = _auto(attacked["results"]["victim"])
-    assert before == after and all(score > 0 for score in after.values())
-    assert attacked["results"]["victim"].score == attacked["victim_before"].score
+    assert after == {g: attacked["victim_before"][g] for g in after} and all(s > 0 for s in after.values())
+    assert attacked["results"]["victim"].score == attacked["victim_total_before"]
+    assert attacked["statuses"]["victim"].status == status_mod.GRADED
 
+
+def _sandbox_processes() -> list[str]:
+    rows = subprocess.run(["ps", "-eo", "uid=,stat=,args="], capture_output=True, text=True).stdout.splitlines()
+    # Zombies are already dead: they only wait for the kernel to reap them.
+    return [row for row in rows if int(row.split()[0]) >= sandbox.BASE_UID and int(row.split()[0]) < sandbox.BASE_UID + 2**16
+            and not row.split()[1].startswith("Z")]
+
+
+def test_nothing_outside_the_sandbox_changed(attacked):
+    """No process outlives its sandbox, nothing reached the network, no file outside was written."""
+    assert not attacked["sentinel"].exists()
+    assert attacked["connections"] == 0
+    deadline = time.time() + 30  # the kernel tears a PID namespace down asynchronously
+    while _sandbox_processes() and time.time() < deadline:
+        time.sleep(0.5)
+    assert not _sandbox_processes()
+    victim_file = attacked["course"] / "submitted" / "victim" / A / "finite_differences.ipynb"
+    assert "pwned" not in victim_file.read_text()
+    leftovers = list(Path("/tmp").glob("sandbox-*/channel"))
+    assert not [p for p in leftovers if time.time() - p.stat().st_mtime > 600]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Output injection: the test cells nbgrader scores hold the verdict and nothing else.
+
+@pytest.mark.parametrize("attack", catalogue.by_kind("output injection"), ids=lambda a: a.name)
+def test_graded_cells_hold_only_the_verdict(attacked, attack):
+    nb = _autograded(attacked["course"], attack.name)
+    for cell in nb.cells:
+        if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade"):
+            assert len(cell.outputs) == 1, (notebooks.grade_id(cell), cell.outputs)
+            out = cell.outputs[0]
+            assert out.output_type in ("error", "stream") and out.get("name", "stdout") == "stdout"
+            assert "hidden tests passed" in out.get("text", "") or out.output_type == "error"
+    assert "bonus" not in {notebooks.grade_id(c) for c in nb.cells}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Evidence forgery: nothing of the grader's is inside the sandbox to forge.
+
+def test_the_seed_never_enters_the_sandbox(attacked):
+    assert "seed seen: None" in _outputs(attacked["course"], "writes_old_records")
+
+
+def test_served_functions_show_nothing_of_the_problem(attacked):
+    message = attacked["results"]["reaches_inside_f"].cells["test_forward_difference"].message
+    assert "Hidden test 1" in message
+
+
+def test_a_counter_cannot_be_reset_from_inside(attacked):
+    message = attacked["results"]["resets_the_counter"].cells["test_forward_difference"].message
+    assert "called f 6 times for d = 3" in message
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Capability escape.
+
+@pytest.mark.parametrize("attack", catalogue.by_kind("capability escape"), ids=lambda a: a.name)
+def test_no_ad_library_exists_in_the_sandbox(attacked, attack):
+    message = attacked["results"][attack.name].cells["test_forward_difference"].message
+    assert "gradient" not in message.split("failed", 1)[-1][:40] or "raised" in message or "Flagged" in message
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Resource exhaustion.
+
+def test_disk_inside_the_sandbox_is_bounded(attacked):
+    text = _outputs(attacked["course"], "fills_tmp")
+    assert "DISK FULL 28" in text and "HOME FULL 28" in text  # ENOSPC: each tmpfs has its bound
+
+
+def test_a_flood_of_stderr_costs_the_grader_no_memory(attacked):
+    assert attacked["statuses"]["floods_stderr"].status == status_mod.GRADED
+    assert attacked["max_rss_kib"] < 3 * 2**20  # KiB: no worker grew past 3 GiB (JAX alone is ~0.5)
+
+
+def test_a_flood_of_output_is_truncated(attacked):
+    path = attacked["course"] / "autograded" / "floods_output" / A / "finite_differences.ipynb"
+    assert path.stat().st_size < 5 * 2**20
+    assert "truncated" in path.read_text()
+
+
+def test_cpu_limits_are_cpu_seconds_and_say_so(attacked):
+    loop = attacked["statuses"]["infinite_loop"]
+    assert "cell time limit (8 CPU s)" in " ".join(loop.reasons) and not loop.wall_limited
+    sleeper = attacked["statuses"]["sleeps"]  # no CPU used: only the wall-clock backstop stops it
+    assert sleeper.wall_limited and sleeper.regraded_alone and "wall-clock backstop" in " ".join(sleeper.reasons)
+    for student in ("infinite_loop", "sleeps"):  # the cells after the interrupted one still ran
+        assert attacked["results"][student].cells["test_central_difference"].score > 0
+
+
+def test_running_out_of_memory_is_reported_as_such(attacked):
+    state = attacked["statuses"]["memory_bomb"]
+    assert state.status == status_mod.CRASHED and "out of memory" in " ".join(state.reasons)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Active content.
+
+@pytest.mark.parametrize("attack", catalogue.by_kind("active content"), ids=lambda a: a.name)
+def test_nothing_active_reaches_the_instructor(attacked, attack):
+    nb = _autograded(attacked["course"], attack.name)
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            assert set(output.get("data", {})) <= {"text/plain", "image/png"}, output
+            assert "<script" not in json.dumps(output.get("data", {}))
+        if cell.cell_type == "markdown":
+            assert "<script" not in cell.source and "onerror" not in cell.source
+    feedback = attacked["course"] / "feedback" / attack.name / A / "finite_differences.html"
+    html = feedback.read_text()
+    assert "__pwned" not in html.replace("&lt;script&gt;window.__pwned", "")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The sandbox's walls and broken files (kept from the first attack suite).
 
 @pytest.mark.parametrize("student", ["patches_asserts", "patches_quietly", "edits_test_cell",
                                      "deletes_test_cell", "duplicates_grade_id"])
@@ -204,7 +358,7 @@ def test_wrong_answers_get_nothing_however_the_checks_are_attacked(attacked, stu
 
 @pytest.mark.parametrize("student", ["patches_asserts", "patches_quietly", "aliases_jax_grad",
                                      "dunder_import_jax", "reads_secrets", "writes_gradebook",
-                                     "background_process", "network", "fork_bomb", "segfault"])
+                                     "background_process", "network", "segfault"])
 def test_forbidden_code_is_flagged_with_a_reason(attacked, student):
     state = attacked["statuses"][student]
     assert state.flags, f"{student} was not flagged"
@@ -221,59 +375,14 @@ def test_secrets_are_not_readable_inside_the_sandbox(attacked):
 def test_the_gradebook_and_other_submissions_cannot_be_written(attacked):
     text = _outputs(attacked["course"], "writes_gradebook")
     assert text.count("DENIED") == 2
-    victim_file = attacked["course"] / "submitted" / "victim" / A / "finite_differences.ipynb"
-    assert "pwned" not in victim_file.read_text()
 
 
-def _sandbox_processes() -> list[str]:
-    rows = subprocess.run(["ps", "-eo", "uid=,stat=,args="], capture_output=True, text=True).stdout.splitlines()
-    # Zombies are already dead: they only wait for the kernel to reap them.
-    ours = range(sandbox.uid_for(0), sandbox.uid_for(0) + 16)  # this test process's sandbox users only
-    return [row for row in rows if int(row.split()[0]) in ours and not row.split()[1].startswith("Z")]
-
-
-def test_no_process_outlives_its_sandbox(attacked):
-    """A detached process dies with its sandbox: it never acts after grading, and soon it is gone."""
-    assert not attacked["sentinel"].exists()
-    deadline = time.time() + 30  # the kernel tears a PID namespace down asynchronously
-    while _sandbox_processes() and time.time() < deadline:
-        time.sleep(0.5)
-    assert not _sandbox_processes()
-
-
-def test_there_is_no_network(attacked):
-    assert attacked["listener"].connections == 0
-    assert "CONNECTED" not in _outputs(attacked["course"], "network")
-
-
-@pytest.mark.parametrize("student", ["infinite_loop", "sleeps"])
-def test_loops_and_sleeps_time_out_and_are_reported(attacked, student):
-    state = attacked["statuses"][student]
-    assert state.status == status_mod.TIMED_OUT and "time limit" in " ".join(state.reasons)
-    assert attacked["results"][student].cells["test_lecture_gradient"].score == 0
-    # The cells after the interrupted one still ran and kept their points.
-    assert attacked["results"][student].cells["test_central_difference"].score > 0
-
-
-@pytest.mark.parametrize("student", ["exits_kernel", "segfault", "memory_bomb"])
+@pytest.mark.parametrize("student", ["exits_kernel", "segfault"])
 def test_crashes_are_reported_and_score_nothing_undeserved(attacked, student):
     state = attacked["statuses"][student]
-    # On a loaded machine a memory bomb may hit the cell's time limit before the memory limit: both
-    # are reported, and neither earns the interrupted exercise anything.
-    assert state.status in {status_mod.CRASHED, status_mod.FLAGGED, status_mod.TIMED_OUT}
+    assert state.status in {status_mod.CRASHED, status_mod.FLAGGED}
     assert state.reasons
     assert _auto(attacked["results"][student])["test_lecture_gradient"] == 0
-
-
-def test_a_fork_bomb_is_contained(attacked):
-    assert attacked["results"]["fork_bomb"].cells["test_lecture_gradient"].score == 0
-    assert _auto(attacked["results"]["victim"]) == _auto(attacked["victim_before"])
-
-
-def test_a_flood_of_output_is_truncated(attacked):
-    path = attacked["course"] / "autograded" / "floods_output" / A / "finite_differences.ipynb"
-    assert path.stat().st_size < 5 * 2**20
-    assert "truncated" in path.read_text()
 
 
 @pytest.mark.parametrize("student,words", [("not_json", "not a valid notebook"), ("empty_file", "empty"),
