@@ -58,7 +58,7 @@ def _sandboxed_execute_class():
         """Replaces nbgrader's ``Execute``: run in the sandbox, then judge in this (trusted) process."""
 
         def preprocess(self, nb, resources):
-            from autograder import integrity, judge, sandbox
+            from autograder import integrity, judge, sandbox, sanitize
             from autograder.exercises import AD_FORBIDDEN, FORBIDDEN_CALLS
 
             job = CURRENT
@@ -83,6 +83,7 @@ def _sandboxed_execute_class():
                                                 source_nb=source_nb)
             flags = integrity.flags_by_exercise(findings, integrity.solution_to_tests(source_nb))
             judge.apply_verdicts(nb, verdicts, flags, not_run=result.reason or "This cell did not run.")
+            sanitize.inert_notebook(nb, sanitize.student_cells(nb, source_nb))  # what formgrader will show
 
             job.status.flags = flags
             if flags and job.status.status == GRADED:
