@@ -83,6 +83,7 @@ def _sandboxed_execute_class():
                                                 source_nb=source_nb)
             flags = integrity.flags_by_exercise(findings, integrity.solution_to_tests(source_nb))
             judge.apply_verdicts(nb, verdicts, flags, not_run="; ".join(run.reasons) or "This cell did not run.")
+            sanitize.inert_notebook(nb, sanitize.student_cells(nb, source_nb))  # what formgrader will show
 
             job.status.flags = flags
             if flags and job.status.status == GRADED:

@@ -2,18 +2,32 @@
 
 Score histogram, pass rate per exercise, the most common diagnosed
 mistakes, and the submissions that need a human (crashed, timed out,
-flagged, malformed, answers still to grade by hand).
+flagged, malformed, answers still to grade by hand).  Rendered from an
+autoescaping template (templates/report.html.j2): student ids, reasons and
+file names come from students, and are text by construction.
 """
 
 from __future__ import annotations
 
 import base64
-import html
 import io
 from collections import Counter
 from pathlib import Path
 
-from autograder import grading, notebooks, status as status_mod
+from autograder import grading, notebooks, sanitize, status as status_mod
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def _template():
+    """The page's template, autoescaped: student ids, reasons and file names are students' text.  A
+    fragment that must stay HTML goes through the ``clean_html`` filter (nh3), never ``|safe``."""
+    import jinja2
+    import markupsafe
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                             undefined=jinja2.StrictUndefined)
+    env.filters["clean_html"] = lambda fragment: markupsafe.Markup(sanitize.clean_html(str(fragment)))
+    return env.get_template("report.html.j2")
 
 
 def _png(fig) -> str:
@@ -71,28 +85,9 @@ def build(course: Path, assignment: str) -> Path:
         if r and any(c.needs_manual_grade for c in r.cells.values()):
             by_hand.append(student)
     mean = sum(r.score for r in results.values()) / max(1, len(results))
-    e = html.escape
-    rows = "".join(f"<tr><td>{e(st)}</td><td>{e(status)}</td><td>{'<br>'.join(e(w) for w in why)}</td></tr>"
-                   for st, status, why in humans)
-    mistake_rows = "".join(f"<tr><td>{e(gid)}</td><td>{e(d)}</td><td>{n}</td></tr>"
-                           for (gid, d), n in mistakes.most_common(15))
-    rate_rows = "".join(f"<tr><td>{e(gid)}</td><td>{rate:.0f}%</td></tr>" for gid, rate in rates.items())
-    page = f"""<!DOCTYPE html><html><head><meta charset="utf-8"><title>{e(assignment)}: class report</title>
-<style>body{{font-family:sans-serif;max-width:960px;margin:2em auto}}table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}}</style></head><body>
-<h1>{e(assignment)}: class report</h1>
-<p>{len(results)} submissions graded, mean score {mean:.1f} / {max_score:g};
-{len(humans)} need a human for a problem; {len(by_hand)} have written answers to grade by hand.</p>
-<h2>Scores</h2><img alt="score histogram" src="{histogram}">
-<h2>Pass rate per exercise</h2><img alt="pass rates" src="{pass_rates}">
-<table><tr><th>exercise</th><th>full marks</th></tr>{rate_rows}</table>
-<h2>Most common diagnosed mistakes</h2>
-<table><tr><th>exercise</th><th>likely mistake</th><th>students</th></tr>{mistake_rows or '<tr><td colspan=3>none</td></tr>'}</table>
-<h2>Submissions that need a human</h2>
-<table><tr><th>student</th><th>status</th><th>why</th></tr>{rows or '<tr><td colspan=3>none</td></tr>'}</table>
-<h2>Written answers to grade by hand</h2>
-<p>{e(", ".join(by_hand)) or "none"} (in nbgrader's formgrader).</p>
-</body></html>"""
+    page = _template().render(assignment=assignment, graded=len(results), mean=mean, max_score=max_score,
+                              histogram=histogram, pass_rates=pass_rates, rates=rates,
+                              mistakes=mistakes.most_common(15), humans=humans, by_hand=by_hand)
     path = course / "reports" / f"{assignment}.html"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page)
