@@ -17,11 +17,7 @@ import re
 
 import nbformat
 
-<<<<<<< HEAD
 from autograder import sanitize
-=======
-from autograder import records, sanitize
->>>>>>> inert
 from autograder.exercises import ASSIGNMENTS
 from autograder.exercises.base import judge_all
 from autograder.notebooks import grade_id
@@ -65,24 +61,9 @@ def error_output(ename: str, message: str):
 
 
 def clean_outputs(outputs: list) -> list:
-<<<<<<< HEAD
     """What of the student's outputs may be shown: no stderr (warnings and logs), nothing active."""
     kept = [o for o in outputs if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
     return sanitize.inert_outputs(kept)
-=======
-    """Drop what must not decide a grade or reach a browser: stderr text and active content."""
-    kept = []
-    for output in outputs:
-        if output.get("output_type") == "stream" and output.get("name") == "stderr":
-            continue  # warnings and logs: a correct answer that warns keeps its points
-        if "data" in output:
-            for mime in UNSAFE_MIME:
-                output["data"].pop(mime, None)
-            if not output["data"]:
-                continue
-        kept.append(output)
-    return sanitize.inert_outputs(kept)  # an allowlist: what is left can only be text or a PNG
->>>>>>> inert
 
 
 def fill_outputs(nb, cell_runs: dict) -> None:

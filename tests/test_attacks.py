@@ -210,6 +210,9 @@ def test_each_attack_gets_exactly_its_honest_score(attacked, attack):
         assert scores[gid] == 0, f"{attack.name}: {gid} earned {scores[gid]} ({result.cells[gid].message})"
     keeps = [g for g in AUTOMATIC if g not in attack.loses] if attack.keeps is None else attack.keeps
     for gid in keeps:
+        if gid in state.flags:  # code a human must look at (IPython's shell, files, processes): no credit yet
+            assert scores[gid] == 0 and state.status == status_mod.FLAGGED
+            continue
         assert scores[gid] == victim[gid], f"{attack.name}: {gid} lost points it deserved: {result.cells[gid].message}"
     assert result.max_score == attacked["results"]["victim"].max_score  # no bonus points from added cells
     allowed = attack.status or (status_mod.NEEDS_HUMAN | {status_mod.GRADED}) - {status_mod.MALFORMED}

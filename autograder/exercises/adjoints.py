@@ -313,12 +313,26 @@ class SolveVjp(Exercise):
         if inverse is not None:
             return inverse
         counts = {str(k): int(v) for k, v in observed["factorizations_with_lu"].items()}
+        escape = _escape_verdict(self.name, counts)
+        if escape is not None:
+            return escape
         if counts:
             return Comparison(False, f"`solve_vjp` was given the factorization (lu=lu_factor(A)) and still "
                               f"factorized a matrix ({', '.join(f'{v} x {k}' for k, v in counts.items())}): with "
                               "`lu` given, use it (lu_solve(lu, g, trans=1)); factorize A only when lu is None.",
                               diagnosis="wrong number of factorizations")
         return comparison
+
+
+def _escape_verdict(name: str, counts: dict[str, int]) -> Comparison | None:
+    """A computation hidden from JAX's trace (a callback into Python) cannot be costed: no credit."""
+    from course.counting import ESCAPES
+    hidden = sorted(k for k in counts if k in ESCAPES)
+    if hidden:
+        return Comparison(False, f"`{name}` runs part of its work outside JAX's trace ({', '.join(hidden)}), "
+                          "where its factorizations cannot be counted: write it with jax.numpy and "
+                          "jax.scipy operations.", diagnosis="work hidden from the trace")
+    return None
 
 
 class Solve(Exercise):
@@ -369,6 +383,9 @@ class Solve(Exercise):
                               f"count their factorizations ({observed['not_traceable']}). Write them with "
                               "jax.numpy and jax.scipy.linalg (lu_factor, lu_solve), not NumPy or SciPy.")
         counts = {str(k): int(v) for k, v in observed["factorizations"].items()}
+        escape = _escape_verdict(self.name, counts)
+        if escape is not None:
+            return escape
         total = sum(counts.values())
         if total != 1:
             listed = ", ".join(f"{v} x {k}" for k, v in counts.items()) or "none"
