@@ -40,8 +40,11 @@ from autograder import agent, limits as limits_mod, records, sandbox
 from autograder.exercises.base import Served, seed_for
 
 TRUNCATED = "\n[... output truncated by the grader ...]\n"
+OUTPUT_LOST = "\n[... output truncated by the grader: a message was larger than it accepts ...]\n"
 MAX_SERVED_CALLS = 20_000  # per case: far above any exercise's cost, far below a flood
 GRACE_SECONDS = 10         # after an interrupt, how long a kernel may take to stop before it is killed
+IDLE_SECONDS = 3           # after the reply, how long to wait for the kernel's last outputs
+MAX_MESSAGE_BYTES = 64 * 2**20
 
 # Outcomes of one cell, decided here (never read from what the kernel printed).
 OK, ERROR, CPU_LIMIT, WALL_LIMIT, DIED, NOT_RUN = "ok", "error", "cpu limit", "wall limit", "kernel died", "not run"
@@ -85,6 +88,7 @@ class SandboxedKernel:
         self.cgroup = None
         self.stderr = None
         self.died = ""
+        self.iopub_lost = False
 
     # -- start and stop --------------------------------------------------------------------------------
 
@@ -102,7 +106,9 @@ class SandboxedKernel:
         connection.write_text(json.dumps(info))
         os.chown(connection, self.uid, self.uid)
         argv = [sys.executable, "-m", "ipykernel_launcher", "-f", str(connection),
-                "--HistoryManager.hist_file=:memory:", "--IPKernelApp.matplotlib=agg"]
+                "--HistoryManager.hist_file=:memory:", "--IPKernelApp.matplotlib=agg",
+                # Output written to the file descriptors goes to the capped stderr pipe, not to messages.
+                "--IPKernelApp.capture_fd_output=False"]
         cmd = sandbox.command(self.root, channel, self.slot, self.limits, argv, allow_ad=self.allow_ad)
         self.cgroup = limits_mod.SandboxCgroup(f"s{self.uid}-{secrets.token_hex(4)}",
                                                memory_bytes=self.limits.memory_bytes,
@@ -137,7 +143,9 @@ class SandboxedKernel:
 
         context = zmq.Context()
         context.setsockopt(zmq.RECONNECT_IVL, -1)  # never reconnect to a path the sandbox could have changed
-        context.setsockopt(zmq.MAXMSGSIZE, records.MAX_RECORD_BYTES + 2**20)  # a bigger message is dropped
+        # A bigger message is refused and its connection dropped (not reconnected): the trusted side never
+        # holds more than this of one message.  Losing iopub loses outputs only; verdicts use stdin and shell.
+        context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
         self.context = context
         self.client = BlockingKernelClient(context=context)
         self.client.load_connection_info(info)
@@ -204,7 +212,7 @@ class SandboxedKernel:
         msg_id = client.execute(code, store_history=serve is None, allow_stdin=serve is not None,
                                 stop_on_error=False)
         run = CellRun(outcome=OK)
-        size, truncated, idle, replied = 0, False, False, False
+        size, truncated, idle, replied, replied_at = 0, False, False, False, 0.0
         budget = limits_mod.CpuBudget(self.cgroup, cpu_budget, cpu_budget * self.limits.wall_factor)
         budget.start()
         interrupted_at = None
@@ -238,12 +246,17 @@ class SandboxedKernel:
             while client.shell_channel.msg_ready():
                 msg = client.shell_channel.get_msg()
                 if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "execute_reply":
-                    replied = True
+                    replied, replied_at = True, time.monotonic()
                     if msg["content"].get("status") == "error" and run.outcome == OK:
                         run.outcome = ERROR
                     if run.execution_count is None:
                         run.execution_count = msg["content"].get("execution_count")
             if idle and replied:
+                break
+            if replied and (self.iopub_lost or time.monotonic() - replied_at > IDLE_SECONDS):
+                # The reply came but the outputs' channel went quiet: a message over the size limit cut it.
+                self.iopub_lost = True
+                run.outputs.append(nbformat.v4.new_output("stream", name="stdout", text=OUTPUT_LOST))
                 break
             if self.process.poll() is not None:
                 self._died(f"the kernel died (exit code {self.process.returncode})")
@@ -373,7 +386,7 @@ def run_notebook(nb, *, assignment: str, exercises: dict[str, str], seed: int, s
             result.cells[index] = CellRun(outcome=OK if observations is not None else NOT_RUN)
     finally:
         result.cpu_seconds = kernel.cpu_seconds() or 0.0
-        if kernel.died and not result.reasons:
+        if kernel.died and kernel.died not in result.reasons:
             result.reasons.append(kernel.died)
         kernel.close()
     result.seconds = time.perf_counter() - start

@@ -204,7 +204,7 @@ def command(scratch: Path, channel: Path, slot: int, limits: Limits, argv: list[
     cmd += _filesystem(scratch, allow_ad)
     # The home folder: a bounded tmpfs (the notebook is copied in by the kernel's launcher below).
     cmd += ["--perms", "0755", "--dir", str(Path(HOME).parent),
-            "--size", str(limits.home_bytes), "--perms", "0700", "--tmpfs", HOME,
+            "--size", str(limits.home_bytes), "--perms", "1777", "--tmpfs", HOME,  # the only user inside may write
             "--chdir", HOME]
     cmd += _parents(str(channel)) + ["--bind", str(channel), str(channel)]
     environment = {"HOME": HOME, "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",

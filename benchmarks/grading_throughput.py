@@ -1,6 +1,6 @@
 """Throughput of the grading pipeline against plain, serial `nbgrader autograde`, side by side.
 
-    sudo python benchmarks/grading_throughput.py [--rounds 2] [--jobs 2]
+    sudo python benchmarks/grading_throughput.py [--rounds 2] [--jobs 2] [--assignments 01_finite_differences ...]
 
 Both grade the same demo class (every assignment, every student) in fresh
 course copies with the same per-cell time limit; the rounds alternate
@@ -28,10 +28,10 @@ from autograder import build, course_dir, demo, notebooks  # noqa: E402
 CELL_TIMEOUT = 10
 
 
-def prepare(where: Path) -> tuple[Path, dict[str, list[str]]]:
+def prepare(where: Path, assignments: list[str] | None = None) -> tuple[Path, dict[str, list[str]]]:
     course = course_dir.make_copy(where)
     students = {}
-    for assignment in notebooks.assignments(course):
+    for assignment in assignments or notebooks.assignments(course):
         build.build(course, assignment, duedate=demo.DUE)
         students[assignment] = demo.write_submissions(course, assignment, demo.demo_class(assignment, course))
     return course, students
@@ -65,9 +65,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--assignments", nargs="*", help="default: all of them")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        course, students = prepare(Path(tmp) / "course")
+        course, students = prepare(Path(tmp) / "course", args.assignments)
         n = sum(len(s) for s in students.values())
         print(f"demo class: {n} submissions over {len(students)} assignment(s); cell limit {CELL_TIMEOUT} s; "
               f"{os.cpu_count()} CPUs")

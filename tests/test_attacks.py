@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import re
 import os
 import resource
 import socket
@@ -211,7 +212,7 @@ def test_each_attack_gets_exactly_its_honest_score(attacked, attack):
     keeps = [g for g in AUTOMATIC if g not in attack.loses] if attack.keeps is None else attack.keeps
     for gid in keeps:
         if gid in state.flags:  # code a human must look at (IPython's shell, files, processes): no credit yet
-            assert scores[gid] == 0 and state.status == status_mod.FLAGGED
+            assert scores[gid] == 0 and state.status in status_mod.NEEDS_HUMAN
             continue
         assert scores[gid] == victim[gid], f"{attack.name}: {gid} lost points it deserved: {result.cells[gid].message}"
     assert result.max_score == attacked["results"]["victim"].max_score  # no bonus points from added cells
@@ -280,12 +281,13 @@ def test_the_seed_never_enters_the_sandbox(attacked):
 
 
 def test_served_functions_show_nothing_of_the_problem(attacked):
-    message = attacked["results"]["reaches_inside_f"].cells["test_forward_difference"].message
-    assert "Hidden test 1" in message
+    # The verdict (kept beside the integrity flag that getattr earns): the fallback answer, judged wrong.
+    message = attacked["statuses"]["reaches_inside_f"].messages["test_forward_difference"]
+    assert "Hidden test 1" in message and "called f" not in message
 
 
 def test_a_counter_cannot_be_reset_from_inside(attacked):
-    message = attacked["results"]["resets_the_counter"].cells["test_forward_difference"].message
+    message = attacked["statuses"]["resets_the_counter"].messages["test_forward_difference"]
     assert "called f 6 times for d = 3" in message
 
 
@@ -345,7 +347,10 @@ def test_nothing_active_reaches_the_instructor(attacked, attack):
             assert "<script" not in cell.source and "onerror" not in cell.source
     feedback = attacked["course"] / "feedback" / attack.name / A / "finite_differences.html"
     html = feedback.read_text()
-    assert "__pwned" not in html.replace("&lt;script&gt;window.__pwned", "")
+    # The payload may be shown as text (escaped, in the student's code); never as markup.
+    assert not re.search(r"<script[^>]*>[^<]*__pwned", html)
+    assert not re.search(r"<[a-zA-Z][^>]*\son[a-z]+\s*=", html)
+    assert not re.search(r"""href\s*=\s*["']?\s*javascript:""", html, re.I)
 
 
 # ---------------------------------------------------------------------------------------------------------
