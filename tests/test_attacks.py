@@ -309,7 +309,7 @@ def test_disk_inside_the_sandbox_is_bounded(attacked):
 
 
 def test_a_flood_of_stderr_costs_the_grader_no_memory(attacked):
-    assert attacked["statuses"]["floods_stderr"].status == status_mod.GRADED
+    assert attacked["statuses"]["floods_stderr"].status in {status_mod.GRADED, status_mod.FLAGGED}  # os.write: flagged
     assert attacked["max_rss_kib"] < 3 * 2**20  # KiB: no worker grew past 3 GiB (JAX alone is ~0.5)
 
 
