@@ -260,3 +260,351 @@ def test_using_the_graders_stand_ins_is_flagged():
     added = "from autograder.exercises import forward_mode as answers"
     findings = check(submission({"forward_difference": FD.format("return answers._jvp(f, w, w)[1]")}, added=added))
     assert ("grader-code", None) in flagged(findings)
+
+
+# === Deny by default ========================================================================================
+# Each class of route below got wrong answers full credit past the old checker, which listed what is
+# forbidden and let everything else through.  Now only a short list of modules (and their public attributes)
+# is allowed, and anything else a name reaches is reported.
+
+
+def findings_of(code, where="added"):
+    """Findings for ``code`` in an added cell (where="added") or as forward_difference's answer."""
+    if where == "added":
+        return check(submission(added=code))
+    return check(submission({"forward_difference": code}))
+
+
+MODULE_REACH = {
+    # a module that an allowed module holds as an attribute: not part of its API
+    "numpy's own file module": ("np.lib.npyio.savetxt('hidden.py', [1])", "outside-allowlist"),
+    "numpy.lib imported": ("import numpy.lib.format as fmt\nfmt.open_memmap('x')", "outside-allowlist"),
+    "numpy.random's internal module": ("np.random.mtrand.RandomState", "outside-allowlist"),
+    "the oracle held by course.checks": (FD.format("return course.checks.oracle.gradient(f, w)"),
+                                         "outside-allowlist"),
+    "pyplot held by course.plots": ("import course.plots\ncourse.plots.plt.gcf()", "outside-allowlist"),
+    "sys held by pyplot": ("import matplotlib.pyplot as plt\nplt.sys.modules", "outside-allowlist"),
+    "the course's internals": ("from course.notebook import show_failed_checks_as_messages", "outside-allowlist"),
+    "an unlisted library": ("import scipy.linalg\nscipy.linalg.solve", "outside-allowlist"),
+    # a module handed around as a value, where no name follows what is reached through it
+    "module in a list": ("for m in [np]:\n    m.save('x', 1)", "outside-allowlist"),
+    "module returned": ("def get():\n    return np\nget().save('x', 1)", "outside-allowlist"),
+    "module as a default": ("def f(m=np):\n    return m.save('x', 1)", "outside-allowlist"),
+    "module in a class attribute": ("class A:\n    xp = np\n    def f(self):\n        return self.xp.save('x', 1)",
+                                    "outside-allowlist"),
+    "module passed to a call": ("import functools\nfunctools.partial(getattr, np)('save')('x', 1)",
+                                "outside-allowlist"),
+    # and a module given another name is followed, wherever Python puts that name
+    "walrus in a comprehension": ("[(m := np) for _ in [0]]\nm.save('x', 1)", "file-access"),
+}
+
+
+@pytest.mark.parametrize("code, rule", MODULE_REACH.values(), ids=MODULE_REACH.keys())
+def test_what_an_allowed_module_holds_is_not_allowed_with_it(code, rule):
+    where = "answer" if code.startswith("def forward_difference") else "added"
+    assert rule in {f.rule for f in findings_of(code, where)}
+
+
+def test_an_alias_of_an_allowed_module_is_followed_not_flagged():
+    assert findings_of("xp = np if True else None\nla = xp.linalg\nla.norm(np.ones(2))") == []
+    assert {f.rule for f in findings_of("xp = np\nxp.save('x', 1)")} == {"file-access"}
+
+
+def test_unlisted_ad_libraries_are_reported_even_where_jax_is_allowed():
+    code = FD.format("import torch\n    return torch.zeros(len(w))")
+    findings = check(submission({"forward_difference": code}), forbid_ad=set())
+    assert flagged(findings) == {("outside-allowlist", "forward_difference")}
+
+
+IPYTHON_SHELL = {
+    "get_ipython()": ("get_ipython().system('ls')", "magic"),
+    "through an alias": ("ip = get_ipython\nip().run_line_magic('cd', '/')", "magic"),
+    "from builtins": ("import builtins\nbuiltins.get_ipython().system('ls')", "magic"),
+    "imported from builtins": ("from builtins import get_ipython as g\ng().system('ls')", "magic"),
+    "through __builtins__": ("__builtins__.get_ipython()", "magic"),
+    "exit holds the shell": ("exit._ip.system('ls')", "magic"),
+    "quit": ("quit.__dict__", "magic"),
+    "input history": ("_ih[-1]", "magic"),
+    "In and Out": ("print(In[1], Out)", "magic"),
+    "one cell's input": ("print(_i1)", "magic"),
+    "the last output": ("x = _", "magic"),
+    "x = !cmd": ("listing = !ls", "process"),
+    "line magic": ("%cd /", "process"),
+    "help syntax": ("np.save??", "magic"),
+}
+
+
+@pytest.mark.parametrize("code, rule", IPYTHON_SHELL.values(), ids=IPYTHON_SHELL.keys())
+def test_ipythons_shell_object_and_injected_names_are_flagged(code, rule):
+    assert rule in {f.rule for f in findings_of(code)}
+
+
+def test_a_name_the_notebook_defines_is_its_own_not_ipythons():
+    assert findings_of("In = [1, 2]\nprint(In[0])\nfor _ in range(2):\n    pass") == []
+
+
+def test_ipython_syntax_is_reported_once_at_the_line_written():
+    findings = findings_of("\n\nx = 1\n!echo one \\\n  two\ny = %who_ls\nimport os")
+    assert [(f.line, f.rule) for f in findings] == [(4, "process"), (6, "magic"), (7, "process")]
+    assert "`!echo one \\`" in findings[0].message
+
+
+FILE_WRITERS = {
+    "np.save": "np.save('hidden', np.ones(2))",
+    "np.savetxt": "np.savetxt('hidden.py', [1], fmt='import os  # %d')",
+    "jnp.save": "import jax.numpy as jnp\njnp.save('hidden', jnp.ones(2))",
+    "array.tofile": "np.zeros(3).tofile('hidden')",
+    "ndarray.dump": "np.ndarray.dump",
+    "pathlib": "import pathlib\npathlib.Path('hidden.py').write_text('x = 1')",
+    "io.open": "import io\nio.open('hidden.py', 'w')",
+    "codecs.open": "import codecs\ncodecs.open('hidden.py', 'w')",
+    "shutil": "import shutil\nshutil.copy('a', 'b')",
+    "tempfile": "import tempfile\ntempfile.mkdtemp()",
+    "savefig": "import matplotlib.pyplot as plt\nplt.savefig('figure.png')",
+    "open": "open('hidden.py', 'w')",
+    "%%writefile": "%%writefile hidden.py\nx = 1",
+}
+
+
+@pytest.mark.parametrize("code", FILE_WRITERS.values(), ids=FILE_WRITERS.keys())
+def test_file_readers_and_writers_are_flagged(code):
+    assert "file-access" in {f.rule for f in findings_of(code)}
+
+
+PRIVATE = {
+    "jax._src": ("import jax._src.api as api\napi.grad", "private-attribute"),
+    "from jax._src": ("from jax._src import api", "private-attribute"),
+    "numpy's private core": ("np._core.multiarray", "private-attribute"),
+    "a private attribute of what the grader passes in": (FD.format("return f._f(w)"), "private-attribute"),
+    "a private attribute by name": ("getattr(check_calls, '_impl')", "private-attribute"),
+    "a private name nobody defines": ("open_it = __file__", "private-attribute"),
+    "__loader__": ("__loader__.load_module", "introspection"),
+    "__globals__": ("check_calls.__globals__", "introspection"),
+    "__closure__": (FD.format("return f.__closure__"), "introspection"),
+    "__code__": ("code = (lambda: 0).__code__", "introspection"),
+    "__dict__ of a module": ("np.__dict__['save']", "introspection"),
+    "f_back": ("frames = (x for x in [])\nframes.gi_frame.f_back", "introspection"),
+    "__init__ of an object from outside": (FD.format("f.__init__(lambda w: 0)\n    return w"),
+                                           "private-attribute"),
+    "one's own method with another's object as self": (
+        "class Peek:\n    def get(self):\n        return self._secret\nPeek.get(check_calls)", "private-attribute"),
+}
+
+
+@pytest.mark.parametrize("code, rule", PRIVATE.values(), ids=PRIVATE.keys())
+def test_private_attributes_are_flagged(code, rule):
+    where = "answer" if code.startswith("def forward_difference") else "added"
+    assert rule in {f.rule for f in findings_of(code, where)}
+
+
+def test_the_students_own_private_attributes_are_fine():
+    code = ("class Node:\n    _count = 0\n\n    def __init__(self, value):\n        super().__init__()\n"
+            "        self._value = value\n        self._cache = {}\n        Node._count += 1\n\n"
+            "    @classmethod\n    def made(cls):\n        return cls._count\n\n"
+            "    def __mul__(self, other):\n        return Node(self._value * other)\n\n"
+            "    __rmul__ = __mul__\n\n"
+            "    def twice(self):\n        return self.__class__(2 * self._value)\n\n"
+            "leaf = Node(1.0)\nprint(leaf._value, Node._count, Node.made(), leaf._value.__add__(1))\n\n"
+            "class Leaf(Node):\n    def __init__(self):\n        Node.__init__(self, 0.0)\n        self._w = self._value")
+    assert findings_of(code) == []
+
+
+def test_changing_even_a_harmless_dunder_of_an_object_from_outside_is_flagged():
+    findings = findings_of(FD.format("type(f).__call__ = lambda self, x: 0\n    return w"), "answer")
+    assert ("private-attribute", "forward_difference") in flagged(findings)
+    assert "changes `type(f).__call__`" in findings[0].message
+
+
+def test_the_class_of_ones_own_object_may_be_named_but_not_another_objects():
+    assert findings_of("class P:\n    def __repr__(self):\n        return f'{self.__class__.__name__}()'") == []
+    assert flagged(findings_of("x = np.ones(2)\nx.__class__.__name__")) == {("introspection", None)}
+
+
+def test_a_parameter_is_not_the_students_own_object():
+    code = "class Node:\n    def same(self, other):\n        return self._value == other._value"
+    assert [(f.line, f.rule) for f in findings_of(code)] == [(3, "private-attribute")]
+    assert "other._value" in findings_of(code)[0].message
+
+
+# === No false positives: the reference solutions, and the natural ways of writing them =====================
+
+ASSIGNMENTS = notebooks.assignments()
+
+
+def check_assignment(assignment, answers=None, added=None, source=True):
+    """The model answers of ``assignment`` with some replaced, checked with that assignment's own rules."""
+    from autograder.exercises import AD_FORBIDDEN, FORBIDDEN_CALLS
+    release = notebooks.notebook_path(assignment, "release")
+    source_nb = nbformat.read(notebooks.notebook_path(assignment, "source"), as_version=4)
+    nb = notebooks.fill(release, {**notebooks.solutions(assignment), **(answers or {})})
+    if added is not None:
+        nb.cells.insert(len(nb.cells) - 1, nbformat.v4.new_code_cell(added))
+    return integrity.check_notebook(nb, forbid_ad=set(AD_FORBIDDEN.get(assignment, ())),
+                                    forbid_calls=FORBIDDEN_CALLS.get(assignment, {}),
+                                    source_nb=source_nb if source else None)
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_every_reference_solution_is_clean(assignment):
+    assert check_assignment(assignment) == []
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_every_demo_submission_that_does_not_cheat_is_clean(assignment):
+    """The demo class: correct answers, catalogued mistakes, blank, late... only cheats and crashes are flagged."""
+    from autograder import demo
+    from autograder.exercises import AD_FORBIDDEN, FORBIDDEN_CALLS
+    source_nb = nbformat.read(notebooks.notebook_path(assignment, "source"), as_version=4)
+    cheats = {"aliases_jax_grad", "patches_asserts", "crashes_kernel", "forward_calls_jax_grad", "calls_jax_grad",
+              "explicit_inverse_in_solve_vjp", "solve_vjp_by_jax_vjp", "explicit_inverse_in_solve",
+              "newton_calls_jax_hessian"}
+    for student, nb in demo.demo_class(assignment, ROOT).items():
+        nb = nb[1] if isinstance(nb, tuple) else nb
+        if isinstance(nb, bytes) or student in cheats:
+            continue
+        findings = integrity.check_notebook(nb, forbid_ad=set(AD_FORBIDDEN.get(assignment, ())),
+                                            forbid_calls=FORBIDDEN_CALLS.get(assignment, {}), source_nb=source_nb)
+        assert findings == [], student
+
+
+NATURAL = {
+    "np.linalg.norm and zeros_like": FD.format(
+        "g = np.zeros_like(w, dtype=float)\n    for k in range(len(w)):\n        e = np.zeros_like(g)\n"
+        "        e[k] = 1.0\n        g[k] = (f(w + eps * e) - f(w)) / eps\n"
+        "    return g * np.linalg.norm(w) / np.linalg.norm(w)"),
+    "comprehension, lambda, zip, enumerate": FD.format(
+        "f0 = f(w)\n    step = lambda k: np.eye(len(w))[k] * eps\n"
+        "    return np.array([(f(w + step(k)) - f0) / eps for k, _ in enumerate(zip(w, w))])"),
+    "functools.reduce and math.log": "import functools\nimport math\n\n" + FD.format(
+        "total = functools.reduce(lambda a, b: a + b, [math.log(math.e), 0.0])\n"
+        "    return np.array([(f(w + eps * e) - f(w)) / eps * total for e in np.eye(len(w))])"),
+    "from math import, itertools, numpy.linalg as la": "from math import sqrt\nimport itertools\n"
+        "import numpy.linalg as la\n\n" + FD.format(
+        "pairs = list(itertools.product(range(1), repeat=2))\n"
+        "    return np.array([(f(w + eps * e) - f(w)) / eps for e in np.eye(len(w))]) * sqrt(1.0) * la.norm([1.0])"),
+    "annotations, dataclass, defaultdict, lru_cache": "from dataclasses import dataclass\n"
+        "from collections import defaultdict\nfrom typing import Callable\nimport functools\n\n"
+        "@dataclass\nclass Step:\n    size: float\n\n@functools.lru_cache(maxsize=None)\ndef unit(d: int, k: int):\n"
+        "    return tuple(np.eye(d)[k])\n\n"
+        "def forward_difference(f: Callable, w: np.ndarray, eps: float) -> np.ndarray:\n"
+        "    seen = defaultdict(int)\n    f0 = f(w)\n"
+        "    return np.array([(f(w + Step(eps).size * np.array(unit(len(w), k))) - f0) / eps for k in range(len(w))])",
+    "numpy helpers and its ufunc methods": FD.format(
+        "with np.errstate(divide='ignore'):\n        tiny = np.finfo(float).eps\n"
+        "    assert isinstance(np.asarray(w), np.ndarray) and np.multiply.outer(w, w).shape and np.add.reduce(w) + 1\n"
+        "    rng = np.random.default_rng(0)\n"
+        "    return np.array([(f(w + eps * e) - f(w)) / eps for e in np.eye(len(w))]) + 0 * tiny * rng.random()"),
+    "checks of one's own": FD.format("return np.array([(f(w + eps * e) - f(w)) / eps for e in np.eye(len(w))])")
+        + "\nnp.testing.assert_allclose(forward_difference(lambda w: w @ w, np.ones(2), 1e-6), [2, 2], rtol=1e-4)\n"
+          "check_gradient(forward_difference(lecture_loss, np.array([2.0, 3.0]), 1e-7), lecture_loss,"
+          " np.array([2.0, 3.0]), rtol=1e-5)\nif __name__ == '__main__':\n    print(f'{1e-3:.1e}', __doc__)",
+    "try, generators, sorted with a key, warnings, time": "import warnings\nimport time\n\n" + FD.format(
+        "start = time.perf_counter()\n    try:\n        f0 = f(w)\n    except ValueError as error:\n"
+        "        warnings.warn(str(error))\n        raise\n    order = sorted(range(len(w)), key=lambda k: -k)\n"
+        "    return np.array(list((f(w + eps * np.eye(len(w))[k]) - f0) / eps for k in sorted(order)))"),
+}
+
+
+@pytest.mark.parametrize("answer", NATURAL.values(), ids=NATURAL.keys())
+def test_natural_variants_of_a_correct_answer_are_clean(answer):
+    assert check(submission({"forward_difference": answer})) == []
+
+
+DUAL = '''class Dual:
+    """A value and its tangent."""
+
+    __array_ufunc__ = None
+    __slots__ = ("value", "tangent", "_cache")
+
+    def __init__(self, value, tangent=0.0):
+        self.value, self.tangent = value, tangent
+        self._cache = {}
+
+    @classmethod
+    def lift(cls, x):
+        return x if isinstance(x, cls) else cls(x, 0.0)
+
+    def __add__(self, other):
+        other = Dual.lift(other)
+        return type(self)(self.value + other.value, self.tangent + other.tangent)
+
+    __radd__ = __add__
+
+    def __sub__(self, other):
+        return self + (-1.0) * Dual.lift(other)
+
+    def __rsub__(self, other):
+        return Dual.lift(other) - self
+
+    def __neg__(self):
+        return -1.0 * self
+
+    def __mul__(self, other):
+        other = Dual.lift(other)
+        key = ("mul", id(other))
+        if key not in self._cache:
+            self._cache[key] = Dual(self.value * other.value, self.tangent * other.value + self.value * other.tangent)
+        return self._cache[key]
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, other):
+        other = Dual.lift(other)
+        return self * Dual(1 / other.value, -other.tangent / other.value ** 2)
+
+    def __rtruediv__(self, other):
+        return Dual.lift(other) / self
+
+    def __pow__(self, other):
+        return power(self, other)
+
+    def __rpow__(self, other):
+        return power(other, self)
+
+    def __lt__(self, other):
+        return self.value < Dual.lift(other).value
+
+    def __le__(self, other):
+        return self.value <= Dual.lift(other).value
+
+    def __gt__(self, other):
+        return self.value > Dual.lift(other).value
+
+    def __ge__(self, other):
+        return self.value >= Dual.lift(other).value
+
+    def __getitem__(self, index):
+        return Dual(self.value[index], self.tangent[index])
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.value!r}, {self.tangent!r})"
+'''
+
+NATURAL_ELSEWHERE = {
+    "a Dual class with a cache, classmethod and type(self)": ("02_forward_mode", {"dual_arithmetic": DUAL}),
+    "a Var with private fields and a helper of the class": ("03_reverse_mode", {"backward": (
+        "def topological_order(output):\n    order, seen = [], set()\n\n    def visit(node):\n"
+        "        if id(node) in seen:\n            return\n        seen.add(id(node))\n"
+        "        for parent, _ in node.parents:\n            visit(parent)\n        order.append(node)\n\n"
+        "    visit(output)\n    return order\n\n\n"
+        "def backward(output, cotangent=None):\n    import functools, operator\n    order = topological_order(output)\n"
+        "    for node in order:\n        node.grad = None\n"
+        "    output.grad = np.ones_like(output.value) if cotangent is None else cotangent\n"
+        "    for node in reversed(order):\n        for parent, pullback in node.parents:\n"
+        "            shares = [pullback(node.grad)] + ([parent.grad] if parent.grad is not None else [])\n"
+        "            parent.grad = functools.reduce(operator.add, shares)\n")}),
+    "JAX where it is allowed: jit, partial, lax, tree_util": ("05_hvp", {"hvp_finite_difference": (
+        "import functools\n\n@functools.partial(jax.jit, static_argnums=0)\ndef _grad_at(f, x):\n"
+        "    return jax.grad(f)(x)\n\n"
+        "def hvp_finite_difference(f, x, v, eps):\n    g = jax.grad(f)\n"
+        "    plus, minus = jax.tree_util.tree_map(lambda d: g(x + d * v), (eps, -eps))\n"
+        "    return jax.lax.div(plus - minus, 2 * eps) + 0 * jnp.linalg.norm(v)\n")}),
+    "numpy's linalg in an adjoint": ("04_adjoints", {"svdvals_vjp": (
+        "def svdvals_vjp(W, g, usv=None):\n    U, s, Vt = np.linalg.svd(np.asarray(W), full_matrices=False)"
+        " if usv is None else usv\n    return jnp.asarray(U @ np.diag(np.asarray(g)) @ Vt)\n")}),
+}
+
+
+@pytest.mark.parametrize("assignment, answers", NATURAL_ELSEWHERE.values(), ids=NATURAL_ELSEWHERE.keys())
+def test_natural_variants_in_other_assignments_are_clean(assignment, answers):
+    assert check_assignment(assignment, answers) == []
