@@ -1,7 +1,8 @@
 """The only data that crosses from a student's sandbox to the trusted grader.
 
-Probes write what they observed (arrays, numbers, strings, nested in lists
-and dicts) as JSON; arrays travel as base64 bytes with a whitelisted dtype.
+Probes send what they observed (arrays, numbers, strings, nested in lists
+and dicts) as JSON, and so do the student's calls of served functions (their
+arguments); arrays travel as base64 bytes with a whitelisted dtype.
 Nothing is ever unpickled or evaluated on the trusted side, and sizes are
 capped, so a hostile record can at worst fail to decode.
 """
