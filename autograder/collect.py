@@ -100,7 +100,7 @@ DEFAULT_PATTERNS: tuple[tuple[str, str], ...] = (
     ("generic", r"(?P<student_id>[^/_-]+)[_-][^/]+"),
 )
 
-MAX_BYTES = 50 * 1024 * 1024
+from autograder.settings import MAX_UPLOAD_BYTES as MAX_BYTES
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f UTC"  # what nbgrader writes and reads back
 
 _VALID_ID = re.compile(r"[A-Za-z0-9_.-]+")

@@ -38,13 +38,12 @@ import numpy as np
 
 from autograder import agent, limits as limits_mod, records, sandbox
 from autograder.exercises.base import Served, seed_for
+from autograder.settings import MAX_MESSAGE_BYTES, MAX_SERVED_CALLS
 
 TRUNCATED = "\n[... output truncated by the grader ...]\n"
 OUTPUT_LOST = "\n[... output truncated by the grader: a message was larger than it accepts ...]\n"
-MAX_SERVED_CALLS = 20_000  # per case: far above any exercise's cost, far below a flood
 GRACE_SECONDS = 10         # after an interrupt, how long a kernel may take to stop before it is killed
 IDLE_SECONDS = 3           # after the reply, how long to wait for the kernel's last outputs
-MAX_MESSAGE_BYTES = 64 * 2**20
 
 # Outcomes of one cell, decided here (never read from what the kernel printed).
 OK, ERROR, CPU_LIMIT, WALL_LIMIT, DIED, NOT_RUN = "ok", "error", "cpu limit", "wall limit", "kernel died", "not run"

@@ -58,43 +58,18 @@ def _sandboxed_execute_class():
         """Replaces nbgrader's ``Execute``: run in the sandbox, gather evidence and judge in this process."""
 
         def preprocess(self, nb, resources):
-            from autograder import execution, integrity, judge, sanitize
+            from autograder import decision, execution, judge
             from autograder.exercises import AD_FORBIDDEN, FORBIDDEN_CALLS
 
             job = CURRENT
             source_nb = nbformat.read(notebooks.notebook_path(job.assignment, "source", job.course), as_version=4)
-            exercises = judge.exercises_of(source_nb)
-            run = execution.run_notebook(nb, assignment=job.assignment,
-                                         exercises={gid: exercise for gid, (_, exercise) in exercises.items()},
-                                         seed=job.seed, slot=job.slot, limits=job.limits,
+            exercises = {gid: exercise for gid, (_, exercise) in judge.exercises_of(source_nb).items()}
+            run = execution.run_notebook(nb, assignment=job.assignment, exercises=exercises, seed=job.seed,
+                                         slot=job.slot, limits=job.limits,
                                          allow_ad=allows_ad(job.assignment, source_nb, AD_FORBIDDEN))
-            job.status.seconds = round(run.seconds, 2)
-            job.status.cpu_seconds = round(run.cpu_seconds, 2)
-            if run.outcome in OUTCOME_STATUS:
-                job.status.status = OUTCOME_STATUS[run.outcome]
-                job.status.wall_limited = run.outcome == execution.WALL_LIMIT
-            job.status.reasons += run.reasons
-            judge.fill_outputs(nb, run.cells)
-            verdicts = {gid: judge.judge_exercise(assignment, exercise, run.cases.get(exercise),
-                                                  run.observations.get(exercise))
-                        for gid, (assignment, exercise) in exercises.items()}
-            findings = integrity.check_notebook(nb, forbid_ad=set(AD_FORBIDDEN.get(job.assignment, ())),
-                                                forbid_calls=FORBIDDEN_CALLS.get(job.assignment, {}),
-                                                source_nb=source_nb)
-            flags = integrity.flags_by_exercise(findings, integrity.solution_to_tests(source_nb))
-            judge.apply_verdicts(nb, verdicts, flags, not_run="; ".join(run.reasons) or "This cell did not run.")
-            sanitize.inert_notebook(nb, sanitize.student_cells(nb, source_nb))  # what formgrader will show
-
-            job.status.flags = flags
-            if flags and job.status.status == GRADED:
-                job.status.status = FLAGGED
-            if flags:
-                job.status.reasons.append("integrity: " + "; ".join(sorted({f.message for f in findings}))[:500])
-            for gid, verdict in verdicts.items():
-                if not verdict.ok:
-                    job.status.messages[gid] = verdict.message
-                    if verdict.diagnosis:
-                        job.status.diagnoses[gid] = verdict.diagnosis
+            decision.decide(nb, source_nb, job.assignment, run, job.status,
+                            forbid_ad=AD_FORBIDDEN.get(job.assignment, ()),
+                            forbid_calls=FORBIDDEN_CALLS.get(job.assignment, {}))
             return nb, resources
 
     return SandboxedExecute
@@ -105,10 +80,6 @@ def allows_ad(assignment: str, source_nb, ad_forbidden: dict) -> bool:
     forbidden = set(ad_forbidden.get(assignment, ()))
     answers = {notebooks.grade_id(c) for c in source_nb.cells if c.cell_type == "code" and notebooks.is_solution(c)}
     return bool(answers - forbidden)
-
-
-# The run's outcome, decided by the trusted executor, as the submission's status.
-OUTCOME_STATUS = {"cpu limit": TIMED_OUT, "wall limit": TIMED_OUT, "kernel died": CRASHED}
 
 
 def make_api(course: Path):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import nbformat
 
-MAX_SUBMISSION_BYTES = 32 * 2**20
+from autograder.settings import MAX_SUBMISSION_BYTES
 
 
 @dataclass

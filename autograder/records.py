@@ -14,8 +14,7 @@ import json
 
 import numpy as np
 
-MAX_RECORD_BYTES = 20 * 2**20
-MAX_ARRAY_ELEMENTS = 10**6
+from autograder.settings import MAX_ARRAY_ELEMENTS, MAX_RECORD_BYTES  # noqa: F401
 DTYPES = {"float64", "float32", "float16", "complex128", "complex64", "int64", "int32", "bool"}
 
 

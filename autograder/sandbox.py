@@ -36,11 +36,11 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
-from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
 from autograder.notebooks import ROOT
+from autograder.settings import Limits  # noqa: F401 (re-exported: sandbox.Limits)
 from course import contract
 
 HOME = "/home/student"
@@ -59,23 +59,6 @@ def uid_for(slot: int) -> int:
 
 class SandboxUnavailable(RuntimeError):
     pass
-
-
-@dataclass
-class Limits:
-    """What one submission may use.  Time limits are CPU seconds: a loaded machine changes no grade."""
-
-    cell_timeout: float = 60            # CPU seconds per cell, and per exercise's hidden tests
-    wall_timeout: float = 900           # wall seconds for the whole notebook (a backstop, never the rule)
-    wall_factor: float = 6.0            # a cell's wall-clock backstop: this many times its CPU budget
-    memory_bytes: int = 6 * 2**30       # the whole sandbox's memory (control group)
-    address_space: int = 16 * 2**30     # per process (JAX reserves a lot of address space, touches little)
-    processes: int = 128                # processes and threads of the whole sandbox
-    file_bytes: int = 256 * 2**20       # largest file it may write
-    home_bytes: int = 64 * 2**20        # the writable home folder (a tmpfs)
-    tmp_bytes: int = 256 * 2**20        # the writable /tmp (a tmpfs)
-    output_bytes: int = 200_000         # output kept per cell
-    stderr_bytes: int = 64 * 2**10      # what the trusted side reads of the sandbox's stderr
 
 
 # ---------------------------------------------------------------------------------------------------------

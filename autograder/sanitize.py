@@ -31,7 +31,7 @@ import nh3
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # A plot is tens of kilobytes; the sandbox keeps at most 200 kB of output per cell anyway.
-MAX_PNG_BYTES = 2 * 2**20
+from autograder.settings import MAX_PNG_BYTES
 # A written answer is a few kilobytes.  Finding math and code in a longer text could take quadratic time (a
 # hostile cell of unclosed "\(" would stall the grader): there, every "<" that starts markup is escaped.
 MAX_MARKDOWN_CHARS = 20_000
