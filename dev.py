@@ -35,7 +35,9 @@ def ensure_environment() -> None:
         venv.EnvBuilder(with_pip=True).create(VENV)
     print("installing the course and its dependencies (a few minutes the first time) ...", flush=True)
     pip = [str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
-    subprocess.run(pip + ["-e", f"{ROOT}[lab,test,bench]"], check=True)
+    # Students' lab, the instructor's grader, the tests and the browser tests; not the benchmarks' baselines
+    # (`pip install -e .[bench]` adds those).
+    subprocess.run(pip + ["-e", f"{ROOT}[lab,instructor,test,browser]"], check=True)
     STAMP.write_text(wanted)
 
 
