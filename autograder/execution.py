@@ -325,9 +325,10 @@ class _Server:
             try:
                 request = json.loads(prompt[len(agent.CALL):])
                 served = self.served[str(request["name"])]
-                args = records.loads(str(request["args"]))
-                if any(isinstance(a, records.Unreadable) for a in args):
-                    raise TypeError(f"{served.label} takes numbers and arrays of numbers")
+                args = [self.served[a.name] if isinstance(a, records.ServedRef) and a.name in self.served else a
+                        for a in records.loads(str(request["args"]))]
+                if any(isinstance(a, (records.Unreadable, records.ServedRef)) for a in args):
+                    raise TypeError(f"{served.label} takes numbers, arrays of numbers and the functions it was given")
                 return json.dumps({"value": records.dumps([served(*args)])})
             except Exception as exc:
                 return json.dumps({"error": f"{type(exc).__name__}: {exc}"[:300]})

@@ -31,8 +31,20 @@ class Unreadable:
         return f"<{self.description}>"
 
 
+class ServedRef:
+    """A served function passed back as an argument (``hvp(f, x, v)`` with the ``f`` the grader served)."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"<served {self.name}>"
+
+
 def encode(value):
     """Student-side: turn an observation into JSON-able data."""
+    if type(value).__name__ == "Proxy" and type(value).__module__ == "autograder.agent":
+        return {"served": str(value.name)}
     if isinstance(value, dict):
         return {"dict": {str(k): encode(v) for k, v in value.items()}}
     if isinstance(value, (list, tuple)) and (not value or not _numeric(value)):
@@ -81,6 +93,8 @@ def decode(data, depth: int = 0):
         if len(raw) != int(np.prod(shape)) * np.dtype(dtype).itemsize:
             return Unreadable("malformed array")
         return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
+    if "served" in data and isinstance(data["served"], str):
+        return ServedRef(data["served"][:100])
     if "unreadable" in data:
         return Unreadable(str(data["unreadable"])[:100])
     return Unreadable("malformed record")
