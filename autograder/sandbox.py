@@ -29,6 +29,7 @@ it never falls back to running student code unsandboxed.
 from __future__ import annotations
 
 import functools
+import glob
 import os
 import re
 import shutil
@@ -140,8 +141,9 @@ def _filesystem(scratch: Path, allow_ad: bool) -> list[str]:
             args += _parents(path) + ["--ro-bind", path, path]
     # Other Python package folders are not the grader's: mask them all, then lay out the allowed
     # packages of this environment one by one over an empty site-packages.
-    for other in {sysconfig.get_paths(vars={"base": sys.base_prefix, "platbase": sys.base_prefix})["purelib"],
-                  "/usr/lib/python3/dist-packages", "/usr/local/lib/python3/dist-packages"}:
+    others = {sysconfig.get_paths(vars={"base": sys.base_prefix, "platbase": sys.base_prefix})["purelib"],
+              *glob.glob("/usr/lib/python3*/*-packages"), *glob.glob("/usr/local/lib/python3*/*-packages")}
+    for other in sorted(others):
         if os.path.isdir(other) and Path(other) != _site_packages():
             args += ["--tmpfs", other]
     site = _site_packages()
