@@ -23,6 +23,7 @@ def decide(nb, source_nb, assignment: str, run, status: SubmissionStatus, *, for
     """Fill ``nb`` for nbgrader and ``status`` for the instructor from the run's evidence; returns the verdicts."""
     status.seconds = round(run.seconds, 2)
     status.cpu_seconds = round(run.cpu_seconds, 2)
+    status.sandbox_uid = run.uid
     if run.outcome in OUTCOME_STATUS:
         status.status = OUTCOME_STATUS[run.outcome]
         status.wall_limited = run.outcome == "wall limit"

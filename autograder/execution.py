@@ -304,6 +304,7 @@ class Execution:
     reasons: list[str] = field(default_factory=list)
     seconds: float = 0.0
     cpu_seconds: float = 0.0
+    uid: int | None = None                                               # the sandbox's user
 
 
 class _Server:
@@ -344,6 +345,7 @@ def run_notebook(nb, *, assignment: str, exercises: dict[str, str], seed: int, s
     result = Execution()
     start = time.perf_counter()
     kernel = SandboxedKernel(slot=slot, limits=limits, allow_ad=allow_ad)
+    result.uid = kernel.uid
     try:
         kernel.start()
     except KernelGone as exc:

@@ -40,6 +40,7 @@ class SubmissionStatus:
     cpu_seconds: float = 0.0                                   # CPU time of the sandbox, all its processes
     wall_limited: bool = False                                 # a wall-clock backstop (not a CPU limit) hit
     regraded_alone: bool = False                               # graded again, alone, after a wall-clock hit
+    sandbox_uid: int | None = None                             # the user its sandbox ran as
 
     def save(self, course: Path) -> Path:
         path = status_path(course, self.assignment, self.student)
