@@ -41,6 +41,17 @@ def _names(variable: str) -> list[str]:
     return [name.strip() for name in os.environ.get(variable, "").split(",") if name.strip()]
 
 
+# Every user's server runs this Python: they must be able to reach it.  A Python under a folder they cannot
+# enter (pyenv in /root) is silently replaced, for them, by the system's libpython, another version.
+_path = "/"
+for _part in os.path.realpath(sys.base_prefix).split(os.sep)[1:]:
+    _path = os.path.join(_path, _part)
+    if not os.stat(_path).st_mode & 0o001:
+        print(f"warning: {_path} cannot be entered by other users, so their servers cannot run "
+              f"{sys.executable}'s Python ({sys.base_prefix}): install the course's environment where every "
+              "user can read it", file=sys.stderr)
+        break
+
 COURSE_ID = os.environ.get("NBGRADER_COURSE_ID", "autodiff")
 INSTRUCTORS = _names("COURSE_HUB_INSTRUCTORS")
 STUDENTS = _names("COURSE_HUB_STUDENTS")
