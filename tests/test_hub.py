@@ -61,9 +61,27 @@ try:
 except ImportError:
     PLAYWRIGHT = False
 
+
+def _hidden_ancestor(path: Path) -> Path | None:
+    """The first folder above ``path`` that other users cannot enter (pyenv's Python in /root, say)."""
+    for folder in reversed(path.resolve().parents):
+        if folder != Path("/") and not folder.stat().st_mode & 0o001:
+            return folder
+    return None
+
+
+# What the users' servers run: this Python, its virtual environment and the repository (hub/, the course).
+_HIDDEN = {path: _hidden_ancestor(path) for path in (Path(sys.base_prefix) / "lib", Path(sys.prefix), ROOT)}
+HIDDEN = next((folder for folder in _HIDDEN.values() if folder is not None), None)
+KEEP = sorted({next(p for p in [path.resolve(), *path.resolve().parents] if p.parent == folder).name
+               for path, folder in _HIDDEN.items() if folder is not None})
+
+
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.xdist_group("hub"),
+    # It grades in the sandbox: with the other sandboxed classes, never beside them (test_attacks.py checks
+    # that no process of any sandbox user is left, and would see this test's).
+    pytest.mark.xdist_group("sandbox"),
     pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium)"),
     pytest.mark.skipif(not PLAYWRIGHT, reason="playwright is not installed (the browser extra)"),
     pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("useradd") or not shutil.which("runuser"),
@@ -72,6 +90,9 @@ pytestmark = [
     pytest.mark.skipif(not os.access(PROXY, os.X_OK),
                        reason="configurable-http-proxy is missing (npm; python3 dev.py installs it)"),
     pytest.mark.skipif(bool(sandbox.missing_tools()), reason="sandboxed grading needs bubblewrap (see README)"),
+    pytest.mark.skipif(len({f for f in _HIDDEN.values() if f is not None}) > 1,
+                       reason=f"this Python, its environment and the repository are hidden from other users in "
+                              f"more than one folder ({_HIDDEN}): the hub's users could not run them"),
 ]
 
 
@@ -92,17 +113,6 @@ def _wait_for_port(port: int, process: subprocess.Popen, log: Path, what: str, s
     pytest.fail(f"{what} did not start:\n" + log.read_text()[-4000:])
 
 
-def _hidden_ancestor(path: Path) -> Path | None:
-    """The first folder above ``path`` that other users cannot enter (pyenv's Python in /root, say)."""
-    for folder in reversed(path.resolve().parents):
-        if folder != Path("/") and not folder.stat().st_mode & 0o001:
-            return folder
-    return None
-
-
-HIDDEN = _hidden_ancestor(Path(sys.base_prefix) / "lib")
-
-
 def _namespace_launcher(base: Path) -> list[str]:
     """A private mount namespace in which the hub's users can run this Python.
 
@@ -110,18 +120,18 @@ def _namespace_launcher(base: Path) -> list[str]:
     ``home``), an unprivileged user's ``python`` silently falls back to the system's libpython (Debian's
     3.11.2, older than what the venv's packages were resolved for: soupsieve 4 needs 3.11.5 and formgrader
     then fails on every page).  The hub, and everything run as the users, then runs in a mount namespace
-    where that folder is a read-only tmpfs (0755) holding only the Python's own folder, bind-mounted back:
-    nothing changes on the machine.  A hub set up as the README says (a Python every user can run) needs none.
+    where that folder is a read-only tmpfs (0755) holding only what the users' servers need (the Python's
+    folder, the repository's), bind-mounted back: nothing changes on the machine.  A hub set up as the
+    README says (a Python every user can run) needs none.
     """
     if HIDDEN is None:
         return []
-    keep = next(p for p in (Path(sys.base_prefix) / "lib").resolve().parents if p.parent == HIDDEN)
-    real = base / "hidden"
-    script = ('set -e; mkdir -p "$1"; mount --bind "$2" "$1"; '
-              'mount -t tmpfs -o mode=0755,size=1m tmpfs "$2"; mkdir "$2/$3"; mount --bind "$1/$3" "$2/$3"; '
-              'mount -o remount,ro "$2"; shift 3; exec "$@"')
+    script = ('set -e; real="$1"; hidden="$2"; shift 2; mkdir -p "$real"; mount --bind "$hidden" "$real"; '
+              'mount -t tmpfs -o mode=0755,size=1m tmpfs "$hidden"; '
+              'while [ "$1" != "--" ]; do mkdir "$hidden/$1"; mount --bind "$real/$1" "$hidden/$1"; shift; done; '
+              'shift; mount -o remount,ro "$hidden"; exec "$@"')
     return ["unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c", script, "sh",
-            str(real), str(HIDDEN), keep.name]
+            str(base / "hidden"), str(HIDDEN), *KEEP, "--"]
 
 
 def _processes_of(uid: int) -> list[int]:
@@ -273,8 +283,15 @@ def _log_in(browser, hub: dict, user: dict, step: str):
     return page
 
 
-def _assignments_panel(page):
+def _nbgrader_menu(page) -> str:
+    """Open the Nbgrader menu; what it offers."""
     page.click("li.lm-MenuBar-item:has-text('Nbgrader')")
+    return page.locator(".lm-Menu-content").inner_text()
+
+
+def _assignments_panel(page):
+    menu = _nbgrader_menu(page)
+    assert "Formgrader" not in menu and "Assignment List" in menu, menu  # a student's JupyterLab
     page.click("li.lm-Menu-item:has-text('Assignment List')")
     page.wait_for_selector("#released_assignments_list")
     page.wait_for_selector("#released_assignments_list_loading", state="hidden")
@@ -420,6 +437,8 @@ def test_a_class_on_jupyterhub_from_release_to_returned_feedback(accounts, hub, 
     (written,) = notebooks.written_answers(A, course)
     page = _log_in(browser, hub, instructor, "5")
     pages[instructor["name"]] = page
+    assert "Formgrader" in _nbgrader_menu(page)  # the instructor's has formgrader
+    page.keyboard.press("Escape")
     page.goto(f"{hub['url']}/user/{instructor['name']}/formgrader/gradebook/{A}/{release.stem}")
     page.locator(f"a.name-shown:has-text('{student1['name']}')").wait_for(state="attached")
     _screenshot(page, "5-formgrader-submissions")
