@@ -447,9 +447,11 @@ def test_a_class_on_jupyterhub_from_release_to_returned_feedback(accounts, hub, 
     score = page.locator(f"input.score#{written}")
     try:
         score.wait_for(state="attached")
+    except Exception:
+        (ARTIFACTS / "hub-6-formgrader-submission.html").write_text(page.content())  # formgrader's error page
+        raise
     finally:
         _screenshot(page, "6-formgrader-submission")
-        (ARTIFACTS / "hub-6-formgrader-submission.html").write_text(page.content())
     max_points = results[student1["name"]].cells[written].max_score
     score.scroll_into_view_if_needed()
     score.locator("xpath=ancestor::div[contains(@class, 'pull-right')][1]").locator("button.full-credit").click()
