@@ -67,6 +67,26 @@ def ensure_browser() -> None:
               "Install it with: sudo apt-get install chromium", file=sys.stderr)
 
 
+PROXY = ROOT / ".cache" / "npm" / "node_modules" / ".bin" / "configurable-http-proxy"
+
+
+def ensure_proxy() -> None:
+    """The course's JupyterHub (hub/) and its test need configurable-http-proxy, from npm: installed under
+    .cache/npm/ when it is not on PATH."""
+    if shutil.which("configurable-http-proxy") or PROXY.exists():
+        return
+    if not shutil.which("npm") and os.geteuid() == 0 and shutil.which("apt-get"):
+        print("installing npm (for JupyterHub's proxy) ...", flush=True)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "npm"], check=False, stdout=subprocess.DEVNULL)
+    if shutil.which("npm"):
+        print("installing configurable-http-proxy (JupyterHub's proxy, from npm) ...", flush=True)
+        subprocess.run(["npm", "install", "--prefix", str(PROXY.parents[2]), "--no-audit", "--no-fund", "-s",
+                        "configurable-http-proxy@5"], check=False, stdout=subprocess.DEVNULL)
+    if not PROXY.exists():
+        print("warning: configurable-http-proxy is missing, so the JupyterHub test is skipped. "
+              "Install it with: npm install -g configurable-http-proxy", file=sys.stderr)
+
+
 def run(args: list[str]) -> int:
     env = dict(os.environ, PATH=f"{VENV / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
                JAX_PLATFORMS=os.environ.get("JAX_PLATFORMS", "cpu"))
@@ -84,6 +104,7 @@ def main(argv: list[str]) -> int:
     if argv[0] == "demo":
         return run(["-m", "autograder", "demo", *argv[1:]])
     ensure_browser()
+    ensure_proxy()
     return run(["-m", "pytest", "-n", "2", "--dist", "loadgroup", *argv[1:]])
 
 

@@ -2,15 +2,21 @@
 
     python -m autograder build [ASSIGNMENT ...]       regenerate release/ from source/ (nbgrader)
     python -m autograder solutions [ASSIGNMENT ...]   solution keys in solution/, executed, no hidden tests
+    python -m autograder release ASSIGNMENT           put release/ASSIGNMENT into nbgrader's exchange (a hub)
     python -m autograder collect ASSIGNMENT PATH      import submissions from a folder or an LMS zip
+    python -m autograder collect ASSIGNMENT           ... or from nbgrader's exchange (nbgrader collect)
     python -m autograder grade ASSIGNMENT [--jobs N] [--timeout S] [--student ID ...] [--force]
                                                       autograde in parallel, sandboxed, resumable
-    python -m autograder feedback ASSIGNMENT          per-student HTML feedback (no hidden tests)
+    python -m autograder feedback ASSIGNMENT [--release]
+                                                      per-student HTML feedback (no hidden tests); --release
+                                                      returns it through the exchange
     python -m autograder export PATH.csv              grades, nbgrader's columns plus status
     python -m autograder report ASSIGNMENT            class report (HTML with plots)
     python -m autograder demo                         all of the above on the bundled demo class
 
-Every command works on the course directory: this repository, or --course DIR.
+Every command works on the course directory: this repository, or --course DIR; the common options
+(--course, --db) go before or after the command's name.  The exchange is the one nbgrader's configuration
+names (Exchange.root, as a hub sets it: hub/jupyterhub_config.py), or --exchange DIR.
 """
 
 from __future__ import annotations
@@ -48,7 +54,33 @@ def cmd_solutions(args) -> int:
     return 0
 
 
+def _exchange_config(args):
+    from autograder import exchange
+    return exchange.load_config(args.course, exchange=args.exchange, db=args.db)
+
+
+def cmd_release(args) -> int:
+    from autograder import exchange
+    try:
+        outbound = exchange.release(args.course, args.assignment, _exchange_config(args))
+    except exchange.ExchangeError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    print(f"released {args.assignment} to {outbound}")
+    return 0
+
+
 def cmd_collect(args) -> int:
+    if args.path is None:  # from nbgrader's exchange
+        from autograder import exchange
+        try:
+            students = exchange.collect(args.course, args.assignment, _exchange_config(args))
+        except exchange.ExchangeError as exc:
+            print(exc, file=sys.stderr)
+            return 1
+        print(f"{len(students)} submission{'s' if len(students) != 1 else ''} of {args.assignment} in "
+              f"{args.course / 'submitted'}: {', '.join(students) or '-'}")
+        return 0
     from autograder import collect
     report = collect.collect(args.course, args.assignment, args.path)
     print(report.summary())
@@ -67,6 +99,8 @@ def cmd_grade(args) -> int:
     except sandbox.SandboxUnavailable as exc:
         print(f"cannot grade: {exc}", file=sys.stderr)
         return 2
+    from autograder import exchange
+    exchange.hand_back(args.course)  # graded as root (sudo) in an instructor's course: theirs again
     print_summary(args.course, args.assignment, grading.results(args.course, args.assignment))
     return 0
 
@@ -75,6 +109,15 @@ def cmd_feedback(args) -> int:
     from autograder import grading
     grading.generate_feedback(args.course, args.assignment)
     print(f"feedback written to {args.course / 'feedback'}/<student>/{args.assignment}/")
+    if args.release:
+        from autograder import exchange
+        try:
+            students = exchange.release_feedback(args.course, args.assignment, _exchange_config(args))
+        except exchange.ExchangeError as exc:
+            print(exc, file=sys.stderr)
+            return 1
+        print(f"feedback released through the exchange to {len(students)} student"
+              f"{'s' if len(students) != 1 else ''}: {', '.join(students) or '-'}")
     return 0
 
 
@@ -135,25 +178,57 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def _common_options(parser: argparse.ArgumentParser, top: bool = False) -> None:
+    """The options every command takes, before its name (``top``) or after it.
+
+    After the name they default to SUPPRESS, so that a value given before the name is kept."""
+    keep = {} if top else {"default": argparse.SUPPRESS}
+    parser.add_argument("--course", type=Path, help="course directory (default: this repository)",
+                        **({"default": notebooks.ROOT} if top else keep))
+    parser.add_argument("--db", metavar="URL", help="the gradebook's SQLAlchemy URL (nbgrader's "
+                        "CourseDirectory.db_url; default: the course's gradebook.db)",
+                        **({"default": None} if top else keep))
+
+
+def _exchange_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--exchange", type=Path, default=None,
+                        help="nbgrader's exchange folder (default: Exchange.root of nbgrader's configuration)")
+
+
+# The commands that use --db; the others read the course's gradebook.db and refuse it rather than ignore it.
+USES_DB = {"release", "collect", "feedback"}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--course", type=Path, default=notebooks.ROOT,
-                        help="course directory (default: this repository)")
+    _common_options(parser, top=True)
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("build", help="regenerate release/ from source/")
+
+    def command(name: str, help_text: str):
+        p = sub.add_parser(name, help=help_text)
+        _common_options(p)
+        return p
+
+    p = command("build", "regenerate release/ from source/")
     p.add_argument("assignments", nargs="*")
     p.set_defaults(run=cmd_build)
-    p = sub.add_parser("solutions", help="executed solution keys in solution/ (nbgrader generate_solution)")
+    p = command("solutions", "executed solution keys in solution/ (nbgrader generate_solution)")
     p.add_argument("assignments", nargs="*")
     p.set_defaults(run=cmd_solutions)
-    p = sub.add_parser("collect", help="import submissions from a folder or LMS zip")
+    p = command("release", "put release/ASSIGNMENT into nbgrader's exchange (nbgrader release_assignment)")
     p.add_argument("assignment")
-    p.add_argument("path", type=Path)
+    _exchange_option(p)
+    p.set_defaults(run=cmd_release)
+    p = command("collect", "import submissions from a folder or LMS zip, or (no PATH) from nbgrader's exchange")
+    p.add_argument("assignment")
+    p.add_argument("path", type=Path, nargs="?", default=None,
+                   help="a folder or an LMS zip; without it, nbgrader collect from the exchange")
+    _exchange_option(p)
     p.set_defaults(run=cmd_collect)
     for name, run, help_text in [("grade", cmd_grade, "autograde the submissions of an assignment"),
                                  ("demo", cmd_demo, "build everything and grade the bundled demo class")]:
-        p = sub.add_parser(name, help=help_text)
+        p = command(name, help_text)
         if name == "grade":
             p.add_argument("assignment")
             p.add_argument("--student", action="append", help="grade only this student (repeatable)")
@@ -166,15 +241,20 @@ def main(argv: list[str] | None = None) -> int:
                        help="seconds per cell before it is interrupted")
         p.add_argument("--wall", type=int, default=600, help="seconds per submission, all cells together")
         p.set_defaults(run=run)
-    p = sub.add_parser("feedback", help="per-student HTML feedback")
+    p = command("feedback", "per-student HTML feedback")
     p.add_argument("assignment")
+    p.add_argument("--release", action="store_true",
+                   help="and return it to the students through nbgrader's exchange (nbgrader release_feedback)")
+    _exchange_option(p)
     p.set_defaults(run=cmd_feedback)
-    p = sub.add_parser("export", help="export grades as CSV")
+    p = command("export", "export grades as CSV")
     p.add_argument("path", type=Path)
     p.set_defaults(run=cmd_export)
-    p = sub.add_parser("report", help="class report as HTML")
+    p = command("report", "class report as HTML")
     p.add_argument("assignment")
     p.set_defaults(run=cmd_report)
     args = parser.parse_args(argv)
     args.course = args.course.resolve()
+    if args.db is not None and args.command not in USES_DB:
+        parser.error(f"{args.command} reads the course's gradebook.db; --db is not supported for it yet")
     return args.run(args)
