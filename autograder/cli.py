@@ -4,6 +4,7 @@
     python -m autograder solutions [ASSIGNMENT ...]   solution keys in solution/, executed, no hidden tests
     python -m autograder collect ASSIGNMENT PATH      import submissions from a folder or an LMS zip
     python -m autograder grade ASSIGNMENT [--jobs N] [--timeout S] [--student ID ...] [--force]
+                              [--cluster local:N|tcp://HOST:PORT] [--db URL]
                                                       autograde in parallel, sandboxed, resumable
     python -m autograder feedback ASSIGNMENT          per-student HTML feedback (no hidden tests)
     python -m autograder export PATH.csv              grades, nbgrader's columns plus status
@@ -56,18 +57,22 @@ def cmd_collect(args) -> int:
 
 
 def cmd_grade(args) -> int:
-    from autograder import grading, pipeline, sandbox
+    from autograder import gradebook, grading, pipeline, sandbox
     students = args.student or _students(args.course, args.assignment)
     if not students:
         print(f"no submissions in {args.course / 'submitted'}/*/{args.assignment}", file=sys.stderr)
         return 1
     limits = sandbox.Limits(cell_timeout=args.timeout, wall_timeout=args.wall)
     try:
-        pipeline.grade(args.course, args.assignment, students, jobs=args.jobs, limits=limits, force=args.force)
+        pipeline.grade(args.course, args.assignment, students, jobs=args.jobs, limits=limits, force=args.force,
+                       cluster=args.cluster, db=args.db, tries=args.tries)
     except sandbox.SandboxUnavailable as exc:
         print(f"cannot grade: {exc}", file=sys.stderr)
         return 2
-    print_summary(args.course, args.assignment, grading.results(args.course, args.assignment))
+    except (ValueError, gradebook.MissingAssignment) as exc:
+        print(f"cannot grade: {exc}", file=sys.stderr)
+        return 1
+    print_summary(args.course, args.assignment, grading.results(args.course, args.assignment, db_url=args.db))
     return 0
 
 
@@ -158,6 +163,13 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("assignment")
             p.add_argument("--student", action="append", help="grade only this student (repeatable)")
             p.add_argument("--force", action="store_true", help="regrade submissions already graded")
+            p.add_argument("--cluster", help="grade on Dask: local:N (N worker processes here) or a scheduler's "
+                                             "address, tcp://HOST:8786 (default: --jobs processes here)")
+            p.add_argument("--db", help="the gradebook, any SQLAlchemy URL, e.g. postgresql://user@host/course "
+                                        "(default: nbgrader's CourseDirectory.db_url, else gradebook.db)")
+            p.add_argument("--tries", type=int, default=None,
+                           help="with --cluster local:N, give a submission up after this many tries that each "
+                                "killed their worker (default 3)")
         else:
             p.add_argument("--output", type=Path, default=notebooks.ROOT / "demo",
                            help="where to put the demo class (default: demo/)")
