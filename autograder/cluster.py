@@ -323,8 +323,12 @@ def _scheduler_tries(client) -> int | None:
 
 
 def grade(course: Path, assignment: str, todo: list[str], *, cluster, db_url: str | None = None, limits=None,
-          tries: int = DEFAULT_TRIES, out=sys.stderr) -> dict[str, SubmissionStatus]:
-    """Grade ``todo`` on ``cluster`` (``local:N``, a scheduler address, or a ``distributed.Client``)."""
+          tries: int = DEFAULT_TRIES, out=sys.stderr, task=None, task_args=()) -> dict[str, SubmissionStatus]:
+    """Grade ``todo`` on ``cluster`` (``local:N``, a scheduler address, or a ``distributed.Client``).
+
+    ``task(bundle, submission, limits, *task_args) -> Outcome`` is what a worker runs per submission:
+    :func:`grade_task` (the benchmark's simulated scaling replaces it by one that sleeps instead).
+    """
     from distributed import Client, KilledWorker, as_completed
 
     from autograder import sandbox
@@ -355,6 +359,8 @@ def grade(course: Path, assignment: str, todo: list[str], *, cluster, db_url: st
               f"{client.scheduler.address}; gradebook {gradebook.redacted(target)}; a submission is given up "
               f"after {limit if limit else '(the scheduler decides)'} tries that kill their worker", file=out)
         print(_dashboard(client, local), file=out, flush=True)
+        if not workers:
+            print(f"{assignment}: no workers yet; waiting for some to join the scheduler", file=out, flush=True)
 
         starts: dict[str, int] = {}
         lock = threading.Lock()
@@ -375,8 +381,8 @@ def grade(course: Path, assignment: str, todo: list[str], *, cluster, db_url: st
 
         def submit(student):
             key = f"grade-{assignment}-{student}-{uuid.uuid4().hex[:8]}"
-            future = client.submit(grade_task, bundle, submission_of(course, assignment, student), limits,
-                                   key=key, pure=False)
+            future = client.submit(task or grade_task, bundle, submission_of(course, assignment, student), limits,
+                                   *task_args, key=key, pure=False)
             futures[future] = student
             return future
 
@@ -393,10 +399,14 @@ def grade(course: Path, assignment: str, todo: list[str], *, cluster, db_url: st
             try:
                 outcome = future.result()
             except KilledWorker as exc:
+                try:
+                    n, last = exc.allowed_failures + 1, exc.last_worker.address
+                except Exception:  # pickled without its details
+                    n, last = "all", "unknown"
                 state = SubmissionStatus(student, assignment, status=CRASHED, fingerprint=preflight.fingerprint(
                     course / "submitted" / student / assignment), reasons=[
-                    f"every worker that graded it died ({exc.args[0] if exc.args else 'KilledWorker'}): given up, "
-                    "not retried again (regrade it with --force)"])
+                    f"every worker that graded it died ({n} tries, the last on {last}): given up, not retried "
+                    "by later runs (regrade it with --force)"])
                 state.save(course)
                 poisoned.append(student)
             except Exception as exc:
