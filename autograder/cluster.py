@@ -23,6 +23,7 @@ workers that all died is given up (:class:`distributed.KilledWorker`) and report
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import fcntl
 import hashlib
@@ -135,6 +136,14 @@ def _claim_slot() -> int:
     raise RuntimeError(f"more than {MAX_SLOTS} grading worker processes on this machine")
 
 
+def _remove_dead_workers_folders() -> None:
+    """Private course folders left by worker processes that were killed (no teardown ran)."""
+    for folder in Path(tempfile.gettempdir()).glob("autograder-worker-*-*"):
+        pid = folder.name.split("-")[2]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 def prepare_worker(nthreads: int = 1) -> str | None:
     """Check that this process can grade and set it up; returns why not, or None."""
     global _PROBLEM, _READY, _PRIVATE
@@ -156,8 +165,11 @@ def prepare_worker(nthreads: int = 1) -> str | None:
     from sqlalchemy.exc import SAWarning
     warnings.filterwarnings("ignore", category=SAWarning)
     pipeline._SLOT = _claim_slot()
-    _PRIVATE = Path(tempfile.mkdtemp(prefix="autograder-worker-")) / "course"
+    _remove_dead_workers_folders()
+    _PRIVATE = Path(tempfile.mkdtemp(prefix=f"autograder-worker-{os.getpid()}-")) / "course"
     _PRIVATE.mkdir()
+    # Kept for the process's life (a plugin registered again by the next run must not lose it).
+    atexit.register(shutil.rmtree, _PRIVATE.parent, True)
     _READY = True
     return None
 
@@ -179,10 +191,6 @@ class GraderPlugin(WorkerPlugin):
             log.error("worker %s cannot grade: %s", worker.address, problem)
             from autograder.sandbox import SandboxUnavailable
             raise SandboxUnavailable(f"worker {worker.address} cannot grade: {problem}")
-
-    def teardown(self, worker):
-        if _PRIVATE is not None:
-            shutil.rmtree(_PRIVATE.parent, ignore_errors=True)
 
 
 def _private_course(bundle: Bundle) -> Path:

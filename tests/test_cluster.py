@@ -214,12 +214,17 @@ def graded(postgres, tmp_path_factory):
         seconds = time.perf_counter() - started
         killer.join(timeout=5)
         summary = dict(cluster.LAST_SUMMARY)
+        with gradebook.open_gradebook(gradebook.url(course, postgres), "autodiff") as gb:
+            counts = gradebook.row_counts(gb, A)
+        # A second run on the same, still running cluster (its workers keep their private courses).
+        again = pipeline.grade(course, A, ["blank"], force=True, cluster=client, db=postgres, out=log)
     finally:
         client.close()
         local.close()
     log.seek(0)
     return {"course": course, "single": single, "db": postgres, "expected": expected, "statuses": statuses,
-            "summary": summary, "killed": killed, "log": log.read(), "seconds": seconds, "students": chosen}
+            "summary": summary, "killed": killed, "log": log.read(), "seconds": seconds, "students": chosen,
+            "counts": counts, "again": again}
 
 
 @can_grade
@@ -249,7 +254,8 @@ def test_a_worker_killed_mid_task_loses_nothing_and_counts_nothing_twice(graded)
         on_cluster = gradebook.row_counts(gb, A)
     with gradebook.open_gradebook(gradebook.sqlite_url(graded["single"]), "autodiff") as gb:
         single = gradebook.row_counts(gb, A)
-    assert on_cluster == single and on_cluster["submissions"] == len(graded["students"])
+    assert on_cluster == single == graded["counts"] and on_cluster["submissions"] == len(graded["students"])
+    assert graded["again"]["blank"].status == "graded"  # regraded on the same cluster, counted once
     statuses = status_mod.load_all(graded["course"], A)
     assert {s: statuses[s].status for s in graded["students"]} == {
         s: st.status for s, st in status_mod.load_all(graded["single"], A).items()}
