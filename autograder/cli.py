@@ -69,7 +69,7 @@ def cmd_grade(args) -> int:
     except sandbox.SandboxUnavailable as exc:
         print(f"cannot grade: {exc}", file=sys.stderr)
         return 2
-    except (ValueError, gradebook.MissingAssignment) as exc:
+    except gradebook.GradebookError as exc:
         print(f"cannot grade: {exc}", file=sys.stderr)
         return 1
     print_summary(args.course, args.assignment, grading.results(args.course, args.assignment, db_url=args.db))

@@ -394,10 +394,15 @@ def grade(course: Path, assignment: str, todo: list[str], *, cluster, db_url: st
             futures[future] = student
             return future
 
+        threads = {"n": sum(workers.values()), "at": time.monotonic()}
+
         def in_flight():
             # One task per worker thread, no more: a task never waits on a worker, so a worker that dies
             # takes only the task it was running with it (and the scheduler's retry count stays that task's).
-            return max(1, sum(client.nthreads().values()))
+            # Workers come and go: asked again every second.
+            if time.monotonic() - threads["at"] > 1.0:
+                threads.update(n=sum(client.nthreads().values()), at=time.monotonic())
+            return max(1, threads["n"])
 
         pending = as_completed([submit(queue.pop(0)) for _ in range(min(in_flight(), len(queue)))])
         for future in pending:

@@ -23,7 +23,11 @@ from pathlib import Path
 from autograder import course_dir
 
 
-class MissingAssignment(RuntimeError):
+class GradebookError(RuntimeError):
+    """The gradebook asked for cannot be used as asked; the message says what to do."""
+
+
+class MissingAssignment(GradebookError):
     """The assignment is in no gradebook the grader can take it from."""
 
 
@@ -144,12 +148,14 @@ def write_submission(gb, scores: SubmissionScores) -> None:
         gb.update_or_create_submission(scores.assignment, scores.student, **extra)
         for name, notebook in scores.notebooks.items():
             submitted = gb.find_submission_notebook(name, scores.assignment, scores.student)
+            grades = {grade.name: grade for grade in submitted.grades}
+            comments = {comment.name: comment for comment in submitted.comments}
             for cell, auto_score in notebook.auto_scores.items():
-                grade = gb.find_grade(cell, name, scores.assignment, scores.student)
+                grade = grades[cell]  # a cell the gradebook does not know: KeyError, and nothing is written
                 grade.auto_score = auto_score
                 grade.needs_manual_grade = grade.manual_score is not None or auto_score is None
             for cell, auto_comment in notebook.auto_comments.items():
-                gb.find_comment(cell, name, scores.assignment, scores.student).auto_comment = auto_comment
+                comments[cell].auto_comment = auto_comment
             submitted.late_submission_penalty = notebook.late_submission_penalty
 
 

@@ -193,7 +193,7 @@ def grade(course: Path, assignment: str, students: list[str], *, jobs: int = 2, 
         if db is not None:
             from autograder import gradebook
             if gradebook.normalise(db) != gradebook.url(course):
-                raise ValueError("--db needs --cluster; on one machine, set c.CourseDirectory.db_url in "
+                raise gradebook.GradebookError("--db needs --cluster; on one machine, set c.CourseDirectory.db_url in "
                                  "nbgrader_config.py (nbgrader's own workers then write there)")
     limits = limits or sandbox.Limits()
     course = Path(course).resolve()

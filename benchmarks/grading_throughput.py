@@ -159,15 +159,15 @@ def scaling(course: Path, assignment: str, sizes: list[int], sleep: float, per_w
     quiet = open(os.devnull, "w")
     first = None
     try:
-        # Every worker checks its sandbox once at start: not part of the steady state measured below.
-        cluster.grade(course, assignment, fake[:2 * max(sizes)], cluster=client, out=quiet, task=simulated_task,
-                      task_args=(0.2, template))
         for n in sizes:
             # Exactly n workers: retire the others (they come back for a bigger n).
             local.scale(n)
             client.wait_for_workers(n, timeout=300)
             while len(client.scheduler_info()["workers"]) > n:
                 time.sleep(0.2)
+            time.sleep(3)  # the retired workers' processes exit, the new ones settle
+            cluster.grade(course, assignment, fake[:n], cluster=client, out=quiet, task=simulated_task,
+                          task_args=(0.2, template))
             who = fake[:n * per_worker]
             start = time.perf_counter()
             cluster.grade(course, assignment, who, cluster=client, out=quiet,
