@@ -269,12 +269,13 @@ def grade_task(bundle: Bundle, submission: Submission, limits) -> Outcome:
         out = course / "autograded" / student / assignment
         files = {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
         _clean(course, assignment, student)
+        state.fingerprint = submission.fingerprint  # what was shipped is what was graded
     except Exception:  # a bug of ours, or of this machine: report it, keep grading the others
+        # No fingerprint: as with the process pool, the next run grades it again.
         state = SubmissionStatus(student, assignment, status=CRASHED,
                                  reasons=[f"grader error on {worker.address}: "
                                           + traceback.format_exc(limit=3)[-400:]])
         scores, files = None, {}
-    state.fingerprint = submission.fingerprint  # what was shipped is what was graded
     return Outcome(asdict(state), scores, files, worker.address)
 
 
