@@ -6,6 +6,7 @@
     python -m autograder collect ASSIGNMENT PATH      import submissions from a folder or an LMS zip
     python -m autograder collect ASSIGNMENT           ... or from nbgrader's exchange (nbgrader collect)
     python -m autograder grade ASSIGNMENT [--jobs N] [--timeout S] [--student ID ...] [--force]
+                              [--cluster local:N|tcp://HOST:PORT] [--db URL]
                                                       autograde in parallel, sandboxed, resumable
     python -m autograder feedback ASSIGNMENT [--release]
                                                       per-student HTML feedback (no hidden tests); --release
@@ -88,20 +89,24 @@ def cmd_collect(args) -> int:
 
 
 def cmd_grade(args) -> int:
-    from autograder import grading, pipeline, sandbox
+    from autograder import gradebook, grading, pipeline, sandbox
     students = args.student or _students(args.course, args.assignment)
     if not students:
         print(f"no submissions in {args.course / 'submitted'}/*/{args.assignment}", file=sys.stderr)
         return 1
     limits = sandbox.Limits(cell_timeout=args.timeout, wall_timeout=args.wall)
     try:
-        pipeline.grade(args.course, args.assignment, students, jobs=args.jobs, limits=limits, force=args.force)
+        pipeline.grade(args.course, args.assignment, students, jobs=args.jobs, limits=limits, force=args.force,
+                       cluster=args.cluster, db=args.db, tries=args.tries)
     except sandbox.SandboxUnavailable as exc:
         print(f"cannot grade: {exc}", file=sys.stderr)
         return 2
+    except gradebook.GradebookError as exc:
+        print(f"cannot grade: {exc}", file=sys.stderr)
+        return 1
     from autograder import exchange
     exchange.hand_back(args.course)  # graded as root (sudo) in an instructor's course: theirs again
-    print_summary(args.course, args.assignment, grading.results(args.course, args.assignment))
+    print_summary(args.course, args.assignment, grading.results(args.course, args.assignment, db_url=args.db))
     return 0
 
 
@@ -196,7 +201,7 @@ def _exchange_option(parser: argparse.ArgumentParser) -> None:
 
 
 # The commands that use --db; the others read the course's gradebook.db and refuse it rather than ignore it.
-USES_DB = {"release", "collect", "feedback"}
+USES_DB = {"release", "collect", "feedback", "grade"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -233,12 +238,17 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("assignment")
             p.add_argument("--student", action="append", help="grade only this student (repeatable)")
             p.add_argument("--force", action="store_true", help="regrade submissions already graded")
+            p.add_argument("--cluster", help="grade on Dask: local:N (N worker processes here) or a scheduler's "
+                                             "address, tcp://HOST:8786 (default: --jobs processes here)")
+            p.add_argument("--tries", type=int, default=None,
+                           help="with --cluster local:N, give a submission up after this many tries that each "
+                                "killed their worker (default 3)")
         else:
             p.add_argument("--output", type=Path, default=notebooks.ROOT / "demo",
                            help="where to put the demo class (default: demo/)")
         p.add_argument("--jobs", type=int, default=2, help="parallel workers (default 2)")
         p.add_argument("--timeout", type=int, default=60 if name == "grade" else 10,
-                       help="seconds per cell before it is interrupted")
+                       help="CPU seconds per cell (and per exercise's hidden tests) before it is interrupted")
         p.add_argument("--wall", type=int, default=600, help="seconds per submission, all cells together")
         p.set_defaults(run=run)
     p = command("feedback", "per-student HTML feedback")

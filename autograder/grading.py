@@ -81,17 +81,19 @@ def failure_messages(notebook: Path) -> dict[str, str]:
     return messages
 
 
-def results(course: Path, assignment: str, students: list[str] | None = None) -> dict[str, SubmissionResult]:
-    """The graded submissions of ``assignment`` (all, or those of ``students``), read from the gradebook."""
-    from nbgrader.api import Gradebook
+def results(course: Path, assignment: str, students: list[str] | None = None,
+            db_url: str | None = None) -> dict[str, SubmissionResult]:
+    """The graded submissions of ``assignment`` (all, or those of ``students``), read from the gradebook.
 
-    import warnings
-    from sqlalchemy.exc import SAWarning
+    The gradebook is ``db_url`` (``--db``), else the course's (nbgrader's ``CourseDirectory.db_url``,
+    SQLite in the course directory by default): :func:`autograder.gradebook.url`.
+    """
+    from autograder import gradebook
 
     course = Path(course)
     out = {}
-    with warnings.catch_warnings(), Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
-        warnings.simplefilter("ignore", SAWarning)  # nbgrader's own session warnings, harmless
+    target = gradebook.url(course, db_url)
+    with gradebook.open_gradebook(target, gradebook.course_id(course)) as gb:
         for submission in gb.assignment_submissions(assignment):
             student = submission.student.id
             if students is not None and student not in students:

@@ -176,11 +176,25 @@ def pending(course: Path, assignment: str, students: list[str], force: bool) -> 
 
 
 def grade(course: Path, assignment: str, students: list[str], *, jobs: int = 2, limits=None,
-          force: bool = False, out=sys.stderr) -> dict[str, SubmissionStatus]:
-    """Grade ``students`` with ``jobs`` worker processes; print progress; return their statuses."""
+          force: bool = False, out=sys.stderr, cluster=None, db: str | None = None,
+          tries: int | None = None) -> dict[str, SubmissionStatus]:
+    """Grade ``students`` with ``jobs`` worker processes; print progress; return their statuses.
+
+    With ``cluster`` (``"local:N"``, a Dask scheduler's address, or a ``distributed.Client``) the
+    submissions are graded on Dask workers instead (:mod:`autograder.cluster`), and the results written
+    into the gradebook ``db`` (any SQLAlchemy URL; default: the course's, see
+    :func:`autograder.gradebook.url`); ``tries`` bounds the workers a submission may kill (``local:N`` only:
+    a running scheduler has its own ``allowed-failures``).
+    """
     from autograder import sandbox
 
-    sandbox.check_available()
+    if cluster is None:
+        sandbox.check_available()
+        if db is not None:
+            from autograder import gradebook
+            if gradebook.normalise(db) != gradebook.url(course):
+                raise gradebook.GradebookError("--db needs --cluster; on one machine, set c.CourseDirectory.db_url in "
+                                 "nbgrader_config.py (nbgrader's own workers then write there)")
     limits = limits or sandbox.Limits()
     course = Path(course).resolve()
     todo = pending(course, assignment, students, force)
@@ -192,6 +206,10 @@ def grade(course: Path, assignment: str, students: list[str], *, jobs: int = 2, 
               file=out)
     if not todo:
         return results
+    if cluster is not None:
+        from autograder import cluster as cluster_mod  # the workers check the sandbox, not this machine
+        return cluster_mod.grade(course, assignment, todo, cluster=cluster, db_url=db, limits=limits,
+                                 tries=tries or cluster_mod.DEFAULT_TRIES, out=out)
     context = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads
     # Each worker runs its sandboxes as its own user id (BASE_UID + slot): process limits are per user,
     # so one student's fork bomb cannot starve the other worker.  The offset keeps two grading runs on
