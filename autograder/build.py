@@ -7,7 +7,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder import grading, notebooks
+from autograder import gradebook, grading, notebooks
 
 GRADE_ID = re.compile(r"^[A-Za-z0-9_-]+$")
 
@@ -59,5 +59,5 @@ def build(course: Path, assignment: str, duedate: str | None = None) -> None:
     grading.build(course, assignment)
     if duedate:
         from nbgrader.api import Gradebook
-        with Gradebook(f"sqlite:///{Path(course) / 'gradebook.db'}") as gb:
+        with Gradebook(gradebook.url(course)) as gb:
             gb.update_or_create_assignment(assignment, duedate=duedate)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from autograder import status as status_mod
+from autograder import gradebook, status as status_mod
 
 NBGRADER_COLUMNS = ["assignment", "duedate", "timestamp", "student_id", "last_name", "first_name", "email",
                     "raw_score", "late_submission_penalty", "score", "max_score"]
@@ -24,7 +24,7 @@ def export(course: Path, path: Path) -> int:
 
     course = Path(course)
     rows = []
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+    with Gradebook(gradebook.url(course)) as gb:
         for assignment in sorted(gb.assignments, key=lambda a: a.name):
             statuses = status_mod.load_all(course, assignment.name)
             for student in sorted(gb.students, key=lambda s: s.id):
