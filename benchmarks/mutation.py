@@ -124,12 +124,17 @@ def variants(node, parent):
             out.append(ast.Return(ast.BinOp(ast.Constant(2), ast.Mult(), value)))
         out.append(ast.Return(ast.Constant(None)))
     if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and isinstance(parent, (ast.BinOp, ast.Call)) \
-            and not (isinstance(parent, ast.Call) and parent.func is node):
+            and not (isinstance(parent, ast.Call) and (parent.func is node or _called(parent) == "len")):
         out += [ast.UnaryOp(ast.USub(), node), ast.BinOp(node, ast.Mult(), ast.Constant(2))]
     if isinstance(node, ast.stmt) and not isinstance(node, (ast.Import, ast.ImportFrom, ast.Return)) \
             and not _is_docstring(node, parent) and not isinstance(parent, ast.Module):
         out.append(ast.Pass())  # the statement dropped
     return out
+
+
+def _called(call) -> str:
+    func = call.func
+    return func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
 
 
 @dataclass
