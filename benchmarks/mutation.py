@@ -437,8 +437,13 @@ def main() -> int:
         start = time.monotonic()
         for done, (key, result) in enumerate(pool.run(tasks), start=1):
             results[key] = result
-            if done % 10 == 0:
-                print(f"  ... {done}/{len(tasks)} ({time.monotonic() - start:.0f} s)", flush=True)
+            assignment, i = key
+            if i is not None:  # streamed, so that a run cut short still says what it found
+                mutant = plan[assignment][1][i]
+                status, others = classify(mutant, result, equivalent)
+                extra = f"  [also {', '.join(others)}]" if others else ""
+                print(f"  {done}/{len(tasks)} {time.monotonic() - start:.0f}s {status}: {mutant.cell} | "
+                      f"{mutant.mutation}{extra}", flush=True)
     finally:
         pool.close()
 
