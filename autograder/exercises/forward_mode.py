@@ -534,6 +534,12 @@ def _stand_ins(*extra: str) -> dict:
     return replacements
 
 
+def _constant_verdict(what: str, observed: dict) -> Comparison:
+    return Comparison(False, f"here f does not depend on w (it returns a constant), so f(Dual) returns a plain "
+                      f"number or array, not a Dual; your `{what}` raised {observed['constant_raised']}. Its output "
+                      "then has a zero tangent.", diagnosis="constant output")
+
+
 class Jvp(Exercise):
     name = "jvp"
 
@@ -556,9 +562,7 @@ class Jvp(Exercise):
 
     def judge(self, case, observed):
         if "constant_raised" in observed:
-            return Comparison(False, f"here f does not depend on w (it returns a constant), so f(Dual) returns a "
-                              f"plain number or array, not a Dual; your `jvp` raised {observed['constant_raised']}. "
-                              "Return f's output with a zero tangent then.", diagnosis="constant output")
+            return _constant_verdict("jvp", observed)
         if not observed["unchanged"]:
             return Comparison(False, "`jvp` changed w or v in place; leave the caller's arrays as they were.")
         value, tangent = oracle.jvp(case["f"].build(_jax_ops()), (case["w"],), (case["v"],))
@@ -609,10 +613,17 @@ class GradForward(Exercise):
     def probe(self, namespace, case):
         f = Counted(case["f"].build(STAND_INS), forbid_ad=True, name="f")
         with swapped(namespace, _stand_ins("jvp", "jacobian_forward")):
-            grad = self.student(namespace)(f, case["w"].copy())
+            try:
+                grad = self.student(namespace)(f, case["w"].copy())
+            except Exception as exc:
+                if not case["f"].name.startswith("a constant"):
+                    raise
+                return {"constant_raised": f"{type(exc).__name__}: {exc}"[:300]}
         return {"gradient": np.asarray(grad, dtype=float), "calls": f.calls}
 
     def judge(self, case, observed):
+        if "constant_raised" in observed:
+            return _constant_verdict("grad_forward", observed)
         comparison = compare(observed["gradient"], oracle.gradient(case["f"].build(_jax_ops()), case["w"]),
                              name="the gradient", meaning="one partial derivative per input, the shape of w")
         if not comparison.ok:

@@ -108,12 +108,17 @@ MISTAKES += [
         message="constant exponent",
         description="x ** 3 adds x^3 log(x) * 0, NaN for a negative x",
     ),
+    # (A jvp mistake would also cost jacobian_forward in plain nbgrader: that cell's visible check uses `layer`,
+    # defined after the hidden tests of jvp's cell, which stop at their first failure.)
     Mistake(
-        "jvp_assumes_a_dual",
-        _model("jvp", "    if not isinstance(out, Dual):  # f does not depend on w: a zero tangent\n"
-                      "        return out, np.zeros_like(np.asarray(out, dtype=float))\n", ""),
-        loses=("test_jvp",),
+        "grad_forward_assumes_a_dual",
+        {"grad_forward": '''
+def grad_forward(f, w):
+    w = np.asarray(w, dtype=float)
+    return np.array([f(Dual(w, e)).tangent for e in np.eye(len(w))])  # f(Dual) may be a plain number
+'''},
+        loses=("test_grad_forward",),
         message="does not depend on w",
-        description="jvp reads out.tangent even when f returned a constant (not a Dual)",
+        description="grad_forward reads f(Dual).tangent even when f returned a constant",
     ),
 ]
