@@ -239,14 +239,49 @@ def defined_names(code: str) -> set[str]:
 _NAMESPACES: dict = {}
 
 
+def _contents(value):
+    """What a mutant may change in place in a namespace value: a container's items, an object's attributes."""
+    from types import SimpleNamespace
+    if isinstance(value, dict):
+        return dict(value)
+    if isinstance(value, (list, set)):
+        return type(value)(value)
+    if isinstance(value, SimpleNamespace):
+        return dict(vars(value))
+    return None
+
+
+def _restore(value, contents):
+    if isinstance(value, dict):
+        value.clear()
+        value.update(contents)
+    elif isinstance(value, list):
+        value[:] = contents
+    elif isinstance(value, set):
+        value.clear()
+        value |= contents
+    else:
+        vars(value).clear()
+        vars(value).update(contents)
+
+
 def _fresh_namespace(assignment):
+    """The reference namespace as it was built, undoing what the last mutant did to it.
+
+    Names are rebound, and containers (``VJP_RULES``, ``anp``, ...) refilled in place: a mutated cell that
+    registers its rules in a dict shared with other cells would otherwise leave them for the next mutant.
+    """
     import reference_seeds
     if assignment not in _NAMESPACES:
         namespace = reference_seeds.reference_namespace(assignment)
-        _NAMESPACES[assignment] = namespace, dict(namespace)
-    namespace, snapshot = _NAMESPACES[assignment]
+        contents = {name: (value, _contents(value)) for name, value in namespace.items()
+                    if not name.startswith("__") and _contents(value) is not None}
+        _NAMESPACES[assignment] = namespace, dict(namespace), contents
+    namespace, snapshot, contents = _NAMESPACES[assignment]
     namespace.clear()
     namespace.update(snapshot)
+    for value, saved in contents.values():
+        _restore(value, saved)
     return namespace
 
 
