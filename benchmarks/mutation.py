@@ -5,9 +5,9 @@
 Each solution cell of an assignment's source notebook is mutated, one small change at a time
 (an operator or comparison swapped, a constant changed, a statement dropped, call arguments
 swapped, an index shifted, a ``.T`` removed, an axis changed, a return value negated...).  For each
-mutant, the reference namespace (``reference_seeds.reference_namespace``) gets the mutated cell
-re-executed in place of the original, and every exercise's probe and judge run in this process on
-``--seeds`` seeds.  A mutant is
+mutant, the reference notebook's code cells run in one namespace (as ``reference_seeds.reference_namespace``
+does) with the mutated cell in place of the original, and every exercise's probe and judge run in this
+process on ``--seeds`` seeds.  A mutant is
 
 * killed:         its own exercise (the exercise of the mutated cell) fails on every seed;
 * some seeds:     its own exercise fails on some seeds only (a lottery between students);
@@ -143,13 +143,14 @@ class Mutant:
     cell: str
     number: int
     line: int
+    column: int
     before: str
     after: str
     code: str
 
     @property
     def mutation(self) -> str:
-        return f"line {self.line}: {self.before} -> {self.after}"
+        return f"line {self.line} col {self.column}: {self.before} -> {self.after}"
 
 
 def _parents(tree):
@@ -203,8 +204,8 @@ def mutants_of(assignment: str, cell: str, code: str) -> list[Mutant]:
             continue
         if ast.dump(ast.parse(text)) == ast.dump(tree):
             continue
-        line = getattr(node, "lineno", 0)
-        out.append(Mutant(assignment, cell, number, line, before, after, text))
+        line, column = getattr(node, "lineno", 0), getattr(node, "col_offset", 0)
+        out.append(Mutant(assignment, cell, number, line, column, before, after, text))
     return out
 
 
@@ -222,84 +223,41 @@ def all_mutants(assignment: str) -> list[Mutant]:
     return out
 
 
-def defined_names(code: str) -> set[str]:
-    names = set()
-    for node in ast.parse(code).body:
-        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
-            names.add(node.name)
-        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
-            for target in (node.targets if isinstance(node, ast.Assign) else [node.target]):
-                names |= {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
-    return names
-
-
 # ---------------------------------------------------------------------------
 # Running one mutant (in a worker process).
 
-_NAMESPACES: dict = {}
+def mutated_namespace(assignment: str, replacements: dict[str, str]) -> tuple[dict, str]:
+    """The reference notebook's code cells run in one namespace, as ``reference_seeds.reference_namespace``
+    does, but with solution cells replaced (``grade_id -> code``): every cell after one runs on top of the
+    mutant, as in a student's notebook (a cell that raises is reported, and the next cells still run, as
+    under nbgrader).  Returns the namespace and the first error, if any."""
+    import nbformat
 
+    from autograder import judge, notebooks
 
-def _contents(value):
-    """What a mutant may change in place in a namespace value: a container's items, an object's attributes."""
-    from types import SimpleNamespace
-    if isinstance(value, dict):
-        return dict(value)
-    if isinstance(value, (list, set)):
-        return type(value)(value)
-    if isinstance(value, SimpleNamespace):
-        return dict(vars(value))
-    return None
-
-
-def _restore(value, contents):
-    if isinstance(value, dict):
-        value.clear()
-        value.update(contents)
-    elif isinstance(value, list):
-        value[:] = contents
-    elif isinstance(value, set):
-        value.clear()
-        value |= contents
-    else:
-        vars(value).clear()
-        vars(value).update(contents)
-
-
-def _fresh_namespace(assignment):
-    """The reference namespace as it was built, undoing what the last mutant did to it.
-
-    Names are rebound, and containers (``VJP_RULES``, ``anp``, ...) refilled in place: a mutated cell that
-    registers its rules in a dict shared with other cells would otherwise leave them for the next mutant.
-    """
-    import reference_seeds
-    if assignment not in _NAMESPACES:
-        namespace = reference_seeds.reference_namespace(assignment)
-        contents = {name: (value, _contents(value)) for name, value in namespace.items()
-                    if not name.startswith("__") and _contents(value) is not None}
-        _NAMESPACES[assignment] = namespace, dict(namespace), contents
-    namespace, snapshot, contents = _NAMESPACES[assignment]
-    namespace.clear()
-    namespace.update(snapshot)
-    for value, saved in contents.values():
-        _restore(value, saved)
-    return namespace
+    os.environ["NBGRADER_EXECUTION"] = "autograde"
+    source = nbformat.read(notebooks.notebook_path(assignment, "source"), as_version=4)
+    namespace: dict = {"__name__": "__main__"}
+    error = ""
+    for c in source.cells:
+        if c.cell_type != "code" or judge.is_test_cell(c):
+            continue
+        text = replacements.get(notebooks.grade_id(c)) or notebooks.strip_markers(c.source)
+        try:
+            exec(compile(text, f"<{assignment} {notebooks.grade_id(c) or 'cell'}>", "exec"), namespace)
+        except Exception as exc:  # a mutant may break its own cell (or a later one)
+            error = error or f"{type(exc).__name__}: {exc}"[:200]
+    return namespace, error
 
 
 def verdicts(assignment: str, cell: str, code: str | None, seeds: list[int], original: str | None = None):
-    """``{exercise: [ok per seed]}`` for the reference namespace with ``cell`` replaced by ``code``."""
+    """``{exercise: [(ok, message) per seed]}`` for the reference notebook with ``cell`` replaced by ``code``."""
     import numpy as np
 
     from autograder.exercises import ASSIGNMENTS
     from autograder.exercises.base import judge_all, observe, seed_for, served_calls
 
-    namespace = _fresh_namespace(assignment)
-    if code is not None:
-        for name in defined_names(original or ""):
-            namespace.pop(name, None)
-        try:
-            exec(compile(code, f"<mutant of {cell}>", "exec"), namespace)
-        except Exception as exc:
-            return {"raised": f"{type(exc).__name__}: {exc}"[:200]}
+    namespace, _ = mutated_namespace(assignment, {cell: code} if code is not None else {})
     exercises = ASSIGNMENTS[assignment]
     order = [cell] + [name for name in exercises if name != cell] if cell in exercises else list(exercises)
     out = {}
