@@ -359,7 +359,8 @@ class DualArithmetic(Exercise):
         if case["expression"] == "comparisons":
             x, y, t = case["x"], case["y"], case["threshold"]
             truth = {"x<y": x < y, "x>y": x > y, "x<=y": x <= y, "x>=y": x >= y, "x<t": x < t, "x>t": x > t,
-                     "t<x": t < x, "t>x": t > x, "x<=t": x <= t, "x>=t": x >= t, "x<=x": True, "x>=x": True, "x<x": False, "x>x": False}
+                     "t<x": t < x, "t>x": t > x, "x<=t": x <= t, "x>=t": x >= t,
+                     "x<=x": True, "x>=x": True, "x<x": False, "x>x": False}
             wrong = [k for k, v in truth.items() if observed.get(k) is not v]
             if wrong and set(wrong) <= {"x<x", "x>x", "x<y", "x>y"} and (x == y or set(wrong) <= {"x<x", "x>x"}):
                 return Comparison(False, f"< and > must be strict: a Dual is not smaller than itself, yet "

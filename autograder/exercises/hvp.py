@@ -478,7 +478,8 @@ class NewtonCg(Exercise):
             return Comparison(False, f"not run: an earlier case of `newton_cg` did not finish within "
                               f"{NEWTON_SECONDS:g} s")
         if "timed_out" in observed:
-            return Comparison(False, f"`newton_cg` did not finish within {NEWTON_SECONDS:g} s of CPU time on {case['f'].__name__} "
+            return Comparison(False, f"`newton_cg` did not finish within {NEWTON_SECONDS:g} s of CPU time on "
+                              f"{case['f'].__name__} "
                               f"(n = {n}, tol = {tol:g}); the model solution needs well under a second. Likely: the "
                               "CG loop has no stopping rule (stop when ||H p + g|| <= eta ||g||, or at negative "
                               "curvature), the Newton loop does not stop at ||grad f|| <= tol, or the line search "
