@@ -60,7 +60,7 @@ def sandboxed(assignments: list[str], rounds: int) -> int:
     return failures
 
 
-def in_process(assignments: list[str], seeds: int) -> int:
+def in_process(assignments: list[str], seeds: int, minutes: float | None = None) -> int:
     from autograder.exercises import ASSIGNMENTS
     from autograder.exercises.base import judge_all, observe, seed_for, served_calls
 
@@ -68,7 +68,10 @@ def in_process(assignments: list[str], seeds: int) -> int:
     for assignment in assignments:
         namespace = reference_namespace(assignment)
         lost, start = [], time.perf_counter()
+        done = 0
         for number in range(seeds):
+            if minutes is not None and time.perf_counter() - start > 60 * minutes:
+                break  # the time budget of this assignment is spent: report the seeds run so far
             seed = secrets.randbits(62)
             for name, spec in ASSIGNMENTS[assignment].items():
                 cases = spec.cases(np.random.default_rng(seed_for(name, seed)))
@@ -80,8 +83,13 @@ def in_process(assignments: list[str], seeds: int) -> int:
                 verdict = judge_all(spec, cases, observations)
                 if not verdict.ok:
                     lost.append((name, seed, verdict.message.splitlines()[0][:160]))
+                    print(f"    lost: {name} seed={seed}: {lost[-1][2]}", flush=True)
+            done = number + 1
+            if done % 10 == 0:
+                print(f"  {assignment}: {done} seeds, {len(lost)} lost ({time.perf_counter() - start:.0f} s)",
+                      flush=True)
         failures += len(lost)
-        print(f"{assignment}: {seeds} seeds x {len(ASSIGNMENTS[assignment])} exercises, {len(lost)} lost "
+        print(f"{assignment}: {done} seeds x {len(ASSIGNMENTS[assignment])} exercises, {len(lost)} lost "
               f"({time.perf_counter() - start:.0f} s)")
         for name, seed, why in lost[:20]:
             print(f"    {name} seed={seed}: {why}")
@@ -105,9 +113,11 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, default=1000)
     parser.add_argument("--in-process", action="store_true")
     parser.add_argument("--assignments", nargs="*")
+    parser.add_argument("--minutes", type=float, help="in-process: stop each assignment after this many minutes")
     args = parser.parse_args()
     assignments = args.assignments or notebooks.assignments(ROOT)
-    failures = in_process(assignments, args.seeds) if args.in_process else sandboxed(assignments, args.rounds)
+    failures = (in_process(assignments, args.seeds, args.minutes) if args.in_process
+                else sandboxed(assignments, args.rounds))
     print(f"\n{failures} exercise(s) lost in total")
     return 1 if failures else 0
 

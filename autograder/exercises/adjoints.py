@@ -350,6 +350,7 @@ class Solve(Exercise):
             return {"custom_vjp": False, "type": type(solve).__name__}
         A, b, g = case["A"].copy(), case["b"].copy(), case["g"].copy()
         with swapped(namespace, {"solve_vjp": _solve_vjp}), _watched(namespace, self.name) as (ad, inverses):
+            plain = solve(A, b)  # the plain call runs the primal function, not solve_fwd: both must be right
             x, pullback = ad["vjp"](solve, A, b)
             grad_A, grad_b = pullback(g)
             try:
@@ -360,7 +361,8 @@ class Solve(Exercise):
             except Exception as exc:  # plain NumPy on JAX's tracers, typically
                 counts, shapes, traced = {}, [], _short(exc)
         return {"custom_vjp": True, "x": np.asarray(x, dtype=float), "grad_A": np.asarray(grad_A, dtype=float),
-                "grad_b": np.asarray(grad_b, dtype=float), "factorizations": counts,
+                "plain": np.asarray(plain, dtype=float), "grad_b": np.asarray(grad_b, dtype=float),
+                "factorizations": counts,
                 "rhs_shapes": shapes, "not_traceable": traced, "inverses": list(inverses)}
 
     def judge(self, case, observed):
@@ -369,7 +371,8 @@ class Solve(Exercise):
                               "with @jax.custom_vjp and register its passes with solve.defvjp(solve_fwd, solve_bwd).")
         x, grad_A, grad_b, hints_A, hints_b = _solve_truth(case)
         n = case["A"].shape[0]
-        for actual, expected, label, hints in [(observed["x"], x, "x = solve(A, b)", {}),
+        for actual, expected, label, hints in [(observed["plain"], x, "x = solve(A, b), called plainly", {}),
+                                               (observed["x"], x, "x = solve(A, b) under jax.vjp (solve_fwd)", {}),
                                                (observed["grad_b"], grad_b, "the cotangent of b", hints_b),
                                                (observed["grad_A"], grad_A, "the cotangent of A", hints_A)]:
             comparison = compare(actual, expected, name=label, hints=hints)
@@ -436,11 +439,17 @@ class SvdvalsVjp(Exercise):
         try:
             with _watched(namespace, self.name):
                 out = f(case["W"].copy(), case["g"].copy())
+                W, g = case["W"].copy(), case["g"].copy()
+                usv = _jax().numpy.linalg.svd(W, full_matrices=False)
+                try:  # given the forward pass's SVD, svdvals_vjp must not compute it again
+                    with_usv = factorizations(primitive_counts(lambda g: f(W, g, usv=usv), g))
+                except Exception:  # NumPy code cannot be traced: nuclear_norm's custom VJP will say so
+                    with_usv = {}
         except UsedAutomaticDifferentiation as exc:
             return {"error": _short(exc)}
         except Exception as exc:
             return {"raised": _short(exc)}
-        return {"grad_W": np.asarray(out, dtype=float)}
+        return {"grad_W": np.asarray(out, dtype=float), "factorizations_with_usv": with_usv}
 
     def judge(self, case, observed):
         W, g = case["W"], case["g"]
@@ -456,7 +465,19 @@ class SvdvalsVjp(Exercise):
         hints = {}
         if m == n:
             hints = {TRANSPOSES: lambda e: U.T @ np.diag(g) @ Vt.T, VT_AS_V: lambda e: U @ np.diag(g) @ Vt.T}
-        return compare(observed["grad_W"], expected, name="dL/dW", meaning="shaped like W: (m, n)", hints=hints)
+        comparison = compare(observed["grad_W"], expected, name="dL/dW", meaning="shaped like W: (m, n)",
+                             hints=hints)
+        if not comparison.ok:
+            return comparison
+        counts = {str(k): int(v) for k, v in observed.get("factorizations_with_usv", {}).items()}
+        escape = _escape_verdict(self.name, counts)
+        if escape is not None:
+            return escape
+        if counts:
+            return Comparison(False, f"`svdvals_vjp` was given the SVD (usv=(U, s, Vt)) and still factorized W "
+                              f"({', '.join(f'{v} x {k}' for k, v in counts.items())}): with `usv` given, use it; "
+                              "compute the SVD only when usv is None.", diagnosis="wrong number of factorizations")
+        return comparison
 
 
 class NuclearNorm(Exercise):
@@ -474,9 +495,18 @@ class NuclearNorm(Exercise):
         if not isinstance(norm, jax.custom_vjp):
             return {"custom_vjp": False, "type": type(norm).__name__}
         with swapped(namespace, {"svdvals_vjp": _svdvals_vjp}), _watched(namespace, self.name) as (ad, inverses):
+            plain = norm(case["W"].copy())  # the primal function, which jax.vjp never runs
             value, pullback = ad["vjp"](norm, case["W"].copy())
             (grad_W,) = pullback(jax.numpy.asarray(case["u"]))
-        return {"custom_vjp": True, "value": np.asarray(value, dtype=float), "grad_W": np.asarray(grad_W, dtype=float)}
+            try:  # SVDs are counted as solve's LUs are: what JAX traces in a forward and a backward pass
+                forward_backward = lambda W, u: ad["vjp"](norm, W)[1](u)  # noqa: E731
+                counts = factorizations(primitive_counts(forward_backward, case["W"].copy(),
+                                                         jax.numpy.asarray(case["u"])))
+                traced = ""
+            except Exception as exc:  # plain NumPy on JAX's tracers, typically
+                counts, traced = {}, _short(exc)
+        return {"custom_vjp": True, "value": np.asarray(value, dtype=float), "grad_W": np.asarray(grad_W, dtype=float),
+                "plain": np.asarray(plain, dtype=float), "factorizations": counts, "not_traceable": traced}
 
     def judge(self, case, observed):
         if not observed["custom_vjp"]:
@@ -484,14 +514,34 @@ class NuclearNorm(Exercise):
                               "decorate it with @jax.custom_vjp and register its passes with defvjp.")
         jnp = _jax().numpy
         value, pullback = oracle.vjp(lambda W: jnp.sum(jnp.linalg.svd(W, compute_uv=False)), case["W"])
-        comparison = compare(observed["value"], value, name="nuclear_norm(W)")
-        if not comparison.ok:
-            return comparison
+        for actual, label in [(observed["plain"], "nuclear_norm(W), called plainly"),
+                              (observed["value"], "nuclear_norm(W) under jax.vjp (the forward pass)")]:
+            comparison = compare(actual, value, name=label)
+            if not comparison.ok:
+                return comparison
         (expected,) = pullback(case["u"])
         hints = {f"the backward pass ignores its cotangent (here {case['u']:.3g}): it must return g U V^T, "
                  "not U V^T": lambda e: e / case["u"]}
-        return compare(observed["grad_W"], expected, name=f"the VJP of nuclear_norm with cotangent {case['u']:.3g}",
-                       meaning="shaped like W", hints=hints)
+        comparison = compare(observed["grad_W"], expected,
+                             name=f"the VJP of nuclear_norm with cotangent {case['u']:.3g}", meaning="shaped like W",
+                             hints=hints)
+        if not comparison.ok:
+            return comparison
+        if observed.get("not_traceable"):
+            return Comparison(False, "the forward and backward passes of `nuclear_norm` could not be traced by JAX "
+                              f"to count their SVDs ({observed['not_traceable']}). Write them with jax.numpy.")
+        counts = {str(k): int(v) for k, v in observed.get("factorizations", {}).items()}
+        escape = _escape_verdict(self.name, counts)
+        if escape is not None:
+            return escape
+        total = sum(counts.values())
+        if total != 1:
+            listed = ", ".join(f"{v} x {k}" for k, v in counts.items()) or "none"
+            return Comparison(False, f"a forward and backward pass of `nuclear_norm` computed {total} matrix "
+                              f"factorizations ({listed}); it should be exactly one SVD: the forward pass keeps "
+                              "U, s, V^T among the residuals and the backward pass reuses them "
+                              "(svdvals_vjp(W, g, usv=(U, s, Vt))).", diagnosis="wrong number of factorizations")
+        return comparison
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -113,6 +113,17 @@ ESTIMATORS = {"forward": "forward_difference", "central": "central_difference", 
 ORDER = {"forward": 1, "central": 2, "complex": 3}
 
 
+def _argument_problems(same_function: bool, w, h, case) -> list[str]:
+    """What is wrong with the arguments of one call estimator(f, w, h) made by ``step_size_errors``."""
+    problems = [] if same_function else ["a function other than f"]
+    point = np.asarray(w)
+    if point.shape != case["w"].shape or not np.array_equal(point, case["w"]):
+        problems.append("a point other than w")
+    if np.ndim(h) != 0 or not np.any(case["steps"] == h):
+        problems.append("a step that is not one of `steps`")
+    return problems
+
+
 class StepSizeErrors(Exercise):
     """Graded on its own, independent of the student's estimators.
 
@@ -138,14 +149,19 @@ class StepSizeErrors(Exercise):
 
     def probe(self, namespace, case):
         f, exact = case["f"], case["exact"]
-        calls = []
+        calls, wrong = [], []
 
         def stand_in(method):
             def estimate(f_, w_, h):
                 calls.append(method)
-                # Exact at the point asked for, plus a known error; NaN unless it is asked about f itself.
-                wrong_function = 1.0 if f_ is f else np.nan
-                return wrong_function * (exact(np.asarray(w_, dtype=float)) + h ** ORDER[method] * case["direction"])
+                # Exact at w, plus a known error; NaN (and noted) unless asked about f itself, at the point w
+                # itself, with one of the given steps: a stand-in that ignored its arguments would let a call
+                # with the wrong point or step pass.
+                problems = _argument_problems(f_ is f, w_, h, case)
+                if problems:
+                    wrong.extend(p for p in problems if p not in wrong)
+                    return np.full(len(case["w"]), np.nan)
+                return exact(np.asarray(w_, dtype=float)) + h ** ORDER[method] * case["direction"]
             estimate.__name__ = ESTIMATORS[method]
             return estimate
 
@@ -156,12 +172,16 @@ class StepSizeErrors(Exercise):
         if not calls:  # estimators written inline: fall back to the real errors
             errors = self.student(namespace)(f, case["grad_f"], case["w"].copy(), case["steps"].copy(),
                                              case["method"])
-        return {"errors": errors, "stand_ins_called": sorted(set(calls))}
+        return {"errors": errors, "stand_ins_called": sorted(set(calls)), "wrong_arguments": wrong}
 
     def judge(self, case, observed):
         method, steps, w, f = case["method"], case["steps"], case["w"], case["f"].fn
         norm = np.linalg.norm(case["grad_f"].fn(w))
         if observed["stand_ins_called"]:
+            if observed.get("wrong_arguments"):
+                return Comparison(False, f"for method={method!r} your function called the estimator with "
+                                  f"{' and '.join(observed['wrong_arguments'])}: call it as estimator(f, w, h), "
+                                  "once for each step h in `steps`", diagnosis="estimator called with wrong arguments")
             if observed["stand_ins_called"] != [method]:
                 return Comparison(False, f"for method={method!r} your function called the estimator(s) of "
                                   f"{observed['stand_ins_called']}: pick the one that matches `method`")

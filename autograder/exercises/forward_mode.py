@@ -101,6 +101,17 @@ class _Dual:
         return type(self)(self.value[i], np.broadcast_to(self.tangent, np.shape(self.value))[i])
 
 
+def _power_building(Dual):
+    """A correct ``power(a, b)`` that returns the student's own ``Dual`` (for testing ``__pow__``/``__rpow__``)."""
+    def power(a, b):
+        value_of = lambda z: getattr(z, "value", z)  # noqa: E731
+        tangent_of = lambda z: getattr(z, "tangent", 0.0)  # noqa: E731
+        out = _Dual(value_of(a), tangent_of(a))._pow(_Dual(value_of(a), tangent_of(a)),
+                                                     _Dual(value_of(b), tangent_of(b)))
+        return Dual(out.value, out.tangent)
+    return power
+
+
 def _primitive(f, df):
     def apply(x):
         if isinstance(x, _Dual):
@@ -197,6 +208,20 @@ def _scalar_nested(rng, n):
                          / (1 + w[n - 1] ** 2))
 
 
+def _constant(rng, n, m):
+    """Does not depend on w at all: f(Dual) returns a plain array, and the tangent J v is zero."""
+    c = rng.standard_normal(m) if m else float(rng.standard_normal())
+    return _TestFunction("a constant (f does not depend on w)", n, m,
+                         lambda ops: lambda w: c.copy() if m else c)
+
+
+def _unused_inputs(rng, n):
+    """Depends on w[0] and w[2] only: the other columns of the Jacobian are zero."""
+    a = rng.uniform(0.5, 1.5)
+    return _TestFunction("sin(w[0]) * exp(a w[2]) (w[1], w[3] unused)", n, None,
+                         lambda ops: lambda w: ops.sin(w[0]) * ops.exp(w[2] * a))
+
+
 def _point(rng, n):
     return rng.uniform(-1.5, 1.5, n)
 
@@ -267,21 +292,43 @@ class DualArithmetic(Exercise):
         "((x+y)(x-y)) / (xy + 3) - (2 - x) / (1 + y*y)": _nested,
     }
 
+    # ** dispatches to `power` (Exercise 2), here a correct stand-in: __pow__ and __rpow__ are this exercise's.
+    POWERS = {"x ** y": lambda x, y: x ** y, "2.0 ** x": lambda x, y: 2.0 ** x, "y ** 3": lambda x, y: y ** 3}
+    # Indexing a Dual (Dual.__getitem__) must index its tangent too; only arrays can be indexed.
+    INDEXED = {
+        "x[1] * y[0] - x[2:] / y[3]": lambda x, y: x[1] * y[0] - x[2:] / y[3],
+        "x[::-1] * y + x[-1]": lambda x, y: x[::-1] * y + x[-1],
+    }
+
     def cases(self, rng):
         cases = []
         for shape in [(), (4,)]:
-            for text in self.EXPRESSIONS:
+            for text in [*self.EXPRESSIONS, *self.POWERS, *(self.INDEXED if shape else ())]:
                 x, y = rng.uniform(0.5, 2.5, shape), rng.uniform(0.5, 2.5, shape)
                 if shape == ():
                     x, y = float(x), float(y)
                 cases.append({"expression": text, "x": x, "y": y, "dx": rng.standard_normal(shape),
                               "dy": rng.standard_normal(shape)})
-        cases.append({"expression": "comparisons", "x": float(rng.uniform(-2, 2)), "y": float(rng.uniform(-2, 2)),
-                      "dx": 1.0, "dy": -1.0, "threshold": float(rng.uniform(-2, 2))})
+        cases += [self._comparison_case(rng, equal) for equal in (False, False, False, True)]
         for _ in range(2):
             cases.append({"expression": "branch", "x": float(rng.uniform(-2, 2)), "y": float(rng.uniform(0.5, 2)),
                           "dx": float(rng.standard_normal()), "dy": float(rng.standard_normal())})
         return cases
+
+    @staticmethod
+    def _comparison_case(rng, equal_values: bool) -> dict:
+        """Values x, y, t apart (or x = y), with tangents ordered the *opposite* way to the values.
+
+        A comparison that looked at the tangents (or at both parts) then gets every strict comparison
+        wrong, whatever the seed; equal values tell < from <=.
+        """
+        x, y, t = (float(v) for v in rng.uniform(-2, 2, 3))
+        while min(abs(x - y), abs(x - t)) < 0.2:
+            x, y, t = (float(v) for v in rng.uniform(-2, 2, 3))
+        y = x if equal_values else y
+        dx = -np.sign(x - t) * float(rng.uniform(0.5, 2.0))  # dx vs t's zero tangent: the other way round
+        dy = dx + (np.sign(x - y) if not equal_values else rng.choice([-1.0, 1.0])) * float(rng.uniform(0.5, 2.0))
+        return {"expression": "comparisons", "x": x, "y": y, "dx": float(dx), "dy": float(dy), "threshold": t}
 
     @staticmethod
     def _branch(x, y):
@@ -293,16 +340,32 @@ class DualArithmetic(Exercise):
         if case["expression"] == "comparisons":
             t = case["threshold"]
             return {"x<y": bool(x < y), "x>y": bool(x > y), "x<=y": bool(x <= y), "x>=y": bool(x >= y),
-                    "x<t": bool(x < t), "x>t": bool(x > t), "x<=x": bool(x <= x), "x>=x": bool(x >= x)}
-        expression = self._branch if case["expression"] == "branch" else self.EXPRESSIONS[case["expression"]]
+                    "x<t": bool(x < t), "x>t": bool(x > t), "t<x": bool(t < x), "t>x": bool(t > x),
+                    "x<=t": bool(x <= t), "x>=t": bool(x >= t),
+                    "x<=x": bool(x <= x), "x>=x": bool(x >= x), "x<x": bool(x < x), "x>x": bool(x > x)}
+        expression = self._branch if case["expression"] == "branch" else self._expression(case["expression"])
+        if case["expression"] in self.POWERS:
+            with swapped(namespace, {"power": _power_building(Dual)}):
+                return _parts(expression(x, y))
+        if case["expression"] in self.INDEXED:  # the student's own Dual.__getitem__, on its own first
+            indexed = {"x[1]": _parts(x[1]), "x[1:3]": _parts(x[1:3])}
+            try:
+                return {**indexed, **_parts(expression(x, y))}
+            except Exception as exc:  # judged after the indexing itself, which may be the cause
+                return {**indexed, "raised": f"{type(exc).__name__}: {exc}"[:300]}
         return _parts(expression(x, y))
 
     def judge(self, case, observed):
         if case["expression"] == "comparisons":
             x, y, t = case["x"], case["y"], case["threshold"]
             truth = {"x<y": x < y, "x>y": x > y, "x<=y": x <= y, "x>=y": x >= y, "x<t": x < t, "x>t": x > t,
-                     "x<=x": True, "x>=x": True}
+                     "t<x": t < x, "t>x": t > x, "x<=t": x <= t, "x>=t": x >= t,
+                     "x<=x": True, "x>=x": True, "x<x": False, "x>x": False}
             wrong = [k for k, v in truth.items() if observed.get(k) is not v]
+            if wrong and set(wrong) <= {"x<x", "x>x", "x<y", "x>y"} and (x == y or set(wrong) <= {"x<x", "x>x"}):
+                return Comparison(False, f"< and > must be strict: a Dual is not smaller than itself, yet "
+                                  f"{', '.join(wrong)} came out True (x = {x:.3g}, y = {y:.3g}); "
+                                  "use < and >, not <= and >=", diagnosis="comparison not strict")
             if wrong:
                 return Comparison(False, f"comparisons of Duals must compare their values: with x = {x:.3g}, "
                                   f"y = {y:.3g}, t = {t:.3g} these came out wrong: {', '.join(wrong)}")
@@ -310,7 +373,13 @@ class DualArithmetic(Exercise):
         if case["expression"] == "branch":
             expression = (lambda x, y: x * y) if case["x"] > 0 else (lambda x, y: y / (1.0 - x))
         else:
-            expression = self.EXPRESSIONS[case["expression"]]
+            expression = self._expression(case["expression"])
+        if case["expression"] in self.INDEXED:
+            verdict = self._indexing(case, observed)
+            if verdict is not None:
+                return verdict
+            if "raised" in observed:
+                return Comparison(False, f"your code raised {observed['raised']}")
         value, tangent = _expected_pair(expression, case)
         comparison = compare(observed["value"], value, name=f"the value of {case['expression']}")
         if not comparison.ok:
@@ -322,6 +391,24 @@ class DualArithmetic(Exercise):
                        meaning="shaped like the value", hints=hints)
 
 
+    @staticmethod
+    def _indexing(case, observed) -> Comparison | None:
+        for index, key in [(1, "x[1]"), (slice(1, 3), "x[1:3]")]:
+            value, tangent = case["x"][index], case["dx"][index]
+            ok = all(np.shape(observed[key][part]) == np.shape(expected)
+                     and np.allclose(observed[key][part], expected, rtol=1e-12, atol=0)
+                     for part, expected in [("value", value), ("tangent", tangent)])
+            if not ok:
+                return Comparison(False, f"indexing a Dual must index its tangent as well as its value "
+                                  f"(Dual.__getitem__): {key} should be Dual({value!r}, {tangent!r}), got "
+                                  f"Dual({observed[key]['value']!r}, {observed[key]['tangent']!r})",
+                                  diagnosis="__getitem__ does not index the tangent")
+        return None
+
+    def _expression(self, text):
+        return self.EXPRESSIONS.get(text) or self.POWERS.get(text) or self.INDEXED[text]
+
+
 class Power(Exercise):
     """x ** c, c ** x and x ** y through Dual's ** operator (which calls `power`)."""
 
@@ -329,21 +416,36 @@ class Power(Exercise):
     EXPRESSIONS = {
         "x ** y": lambda x, y: x ** y,
         "x ** 3": lambda x, y: x ** 3,
+        "x ** 2": lambda x, y: x ** 2,
         "x ** 2.5": lambda x, y: x ** 2.5,
         "x ** -1.5": lambda x, y: x ** -1.5,
         "2.0 ** x": lambda x, y: 2.0 ** x,
         "1.7 ** y": lambda x, y: 1.7 ** y,
     }
 
+    # A constant integer exponent allows a negative base: (x^3)' = 3 x^2 x', no log(x) anywhere.
+    NEGATIVE_BASE = ("x ** 3", "x ** 2")
+
     def cases(self, rng):
-        return [{"expression": text, "x": rng.uniform(0.5, 2.5, shape), "y": rng.uniform(-1.5, 2.5, shape),
-                 "dx": rng.standard_normal(shape), "dy": rng.standard_normal(shape)}
-                for shape in [(), (3,)] for text in self.EXPRESSIONS]
+        cases = [{"expression": text, "x": rng.uniform(0.5, 2.5, shape), "y": rng.uniform(-1.5, 2.5, shape),
+                  "dx": rng.standard_normal(shape), "dy": rng.standard_normal(shape)}
+                 for shape in [(), (3,)] for text in self.EXPRESSIONS]
+        cases += [{"expression": text, "x": -rng.uniform(0.5, 2.5, shape), "y": rng.uniform(-1.5, 2.5, shape),
+                   "dx": rng.standard_normal(shape), "dy": rng.standard_normal(shape), "negative base": True}
+                  for shape in [(), (3,)] for text in self.NEGATIVE_BASE]
+        return cases
+
+    # The arguments of power(a, b) for each expression: power is called directly, with the stand-in Dual in
+    # place of the student's (so a mistake in Dual's own operators or in __pow__ costs dual_arithmetic only).
+    ARGUMENTS = {"x ** y": lambda x, y: (x, y), "x ** 3": lambda x, y: (x, 3), "x ** 2": lambda x, y: (x, 2),
+                 "x ** 2.5": lambda x, y: (x, 2.5), "x ** -1.5": lambda x, y: (x, -1.5),
+                 "2.0 ** x": lambda x, y: (2.0, x), "1.7 ** y": lambda x, y: (1.7, y)}
 
     def probe(self, namespace, case):
-        Dual = self.student(namespace, "Dual")
-        x, y = Dual(case["x"], case["dx"]), Dual(case["y"], case["dy"])
-        return _parts(self.EXPRESSIONS[case["expression"]](x, y))
+        power = self.student(namespace)
+        x, y = _Dual(case["x"], case["dx"]), _Dual(case["y"], case["dy"])
+        with swapped(namespace, {"Dual": _Dual}):
+            return _parts(power(*self.ARGUMENTS[case["expression"]](x, y)))
 
     def judge(self, case, observed):
         expression = self.EXPRESSIONS[case["expression"]]
@@ -351,6 +453,11 @@ class Power(Exercise):
         comparison = compare(observed["value"], value, name=f"the value of {case['expression']}")
         if not comparison.ok:
             return comparison
+        if case.get("negative base") and not np.all(np.isfinite(observed["tangent"])):
+            return Comparison(False, f"{case['expression']} with a negative x and a constant exponent gave a tangent "
+                              "with NaN: with a constant exponent (tangent 0) the term x^y log(x) y' is zero, and "
+                              "log(x) of a negative x is NaN; add that term only when the exponent varies",
+                              diagnosis="log term with a constant exponent")
         return compare(observed["tangent"], tangent, name=f"the tangent of {case['expression']}",
                        meaning="shaped like the value",
                        hints={POWER_HINT: lambda e: _mutant_tangent(_PowerIgnoresExponent, expression, case)})
@@ -379,15 +486,16 @@ class ElementaryFunctions(Exercise):
 
     def probe(self, namespace, case):
         fn = self.student(namespace, case["fn"])
-        if case["kind"] != "dual":
-            out = fn(case["x"])
-            if hasattr(out, "tangent"):
-                return {"returned_a_dual": True}
-            return {"result": np.asarray(out, dtype=float)}
-        x = self.student(namespace, "Dual")(case["x"], case["dx"])
-        if "inner" in case:
-            x = self.student(namespace, case["inner"])(x)
-        return _parts(fn(x))
+        with swapped(namespace, {"Dual": _Dual}):  # the stand-in Dual: Dual's own mistakes cost dual_arithmetic
+            if case["kind"] != "dual":
+                out = fn(case["x"])
+                if hasattr(out, "tangent"):
+                    return {"returned_a_dual": True}
+                return {"result": np.asarray(out, dtype=float)}
+            x = _Dual(case["x"], case["dx"])
+            if "inner" in case:
+                x = self.student(namespace, case["inner"])(x)
+            return _parts(fn(x))
 
     def judge(self, case, observed):
         jnp = _jax_ops()
@@ -427,21 +535,35 @@ def _stand_ins(*extra: str) -> dict:
     return replacements
 
 
+def _constant_verdict(what: str, observed: dict) -> Comparison:
+    return Comparison(False, f"here f does not depend on w (it returns a constant), so f(Dual) returns a plain "
+                      f"number or array, not a Dual; your `{what}` raised {observed['constant_raised']}. Its output "
+                      "then has a zero tangent.", diagnosis="constant output")
+
+
 class Jvp(Exercise):
     name = "jvp"
 
     def cases(self, rng):
-        functions = [_layer(rng, 3, 5), _ratio(rng, 4, 2), _reuse(rng, 3), _scalar(rng, 4), _scalar_nested(rng, 5)]
+        functions = [_layer(rng, 3, 5), _ratio(rng, 4, 2), _reuse(rng, 3), _scalar(rng, 4), _scalar_nested(rng, 5),
+                     _unused_inputs(rng, 4), _constant(rng, 3, 2), _constant(rng, 4, None)]
         return [{"f": f, "w": _point(rng, f.n), "v": rng.standard_normal(f.n)} for f in functions]
 
     def probe(self, namespace, case):
         w, v = case["w"].copy(), case["v"].copy()
         with swapped(namespace, _stand_ins()):
-            value, tangent = self.student(namespace)(case["f"].build(STAND_INS), w, v)
+            try:
+                value, tangent = self.student(namespace)(case["f"].build(STAND_INS), w, v)
+            except Exception as exc:
+                if not case["f"].name.startswith("a constant"):
+                    raise
+                return {"constant_raised": f"{type(exc).__name__}: {exc}"[:300]}
         return {"value": np.asarray(value, dtype=float), "tangent": np.asarray(tangent, dtype=float),
                 "unchanged": bool(np.array_equal(w, case["w"]) and np.array_equal(v, case["v"]))}
 
     def judge(self, case, observed):
+        if "constant_raised" in observed:
+            return _constant_verdict("jvp", observed)
         if not observed["unchanged"]:
             return Comparison(False, "`jvp` changed w or v in place; leave the caller's arrays as they were.")
         value, tangent = oracle.jvp(case["f"].build(_jax_ops()), (case["w"],), (case["v"],))
@@ -456,7 +578,7 @@ class JacobianForward(Exercise):
     name = "jacobian_forward"
 
     def cases(self, rng):
-        functions = [_layer(rng, 3, 5), _ratio(rng, 4, 2), _reuse(rng, 3), _layer(rng, 6, 2)]
+        functions = [_layer(rng, 3, 5), _ratio(rng, 4, 2), _reuse(rng, 3), _layer(rng, 6, 2), _constant(rng, 3, 4)]
         return [{"f": f, "w": _point(rng, f.n)} for f in functions]
 
     def probe(self, namespace, case):
@@ -485,16 +607,24 @@ class GradForward(Exercise):
     name = "grad_forward"
 
     def cases(self, rng):
-        functions = [_scalar(rng, 2), _scalar_nested(rng, 5), _scalar(rng, 8)]
+        functions = [_scalar(rng, 2), _scalar_nested(rng, 5), _scalar(rng, 8), _unused_inputs(rng, 4),
+                     _constant(rng, 3, None)]
         return [{"f": f, "w": _point(rng, f.n)} for f in functions]
 
     def probe(self, namespace, case):
         f = Counted(case["f"].build(STAND_INS), forbid_ad=True, name="f")
         with swapped(namespace, _stand_ins("jvp", "jacobian_forward")):
-            grad = self.student(namespace)(f, case["w"].copy())
+            try:
+                grad = self.student(namespace)(f, case["w"].copy())
+            except Exception as exc:
+                if not case["f"].name.startswith("a constant"):
+                    raise
+                return {"constant_raised": f"{type(exc).__name__}: {exc}"[:300]}
         return {"gradient": np.asarray(grad, dtype=float), "calls": f.calls}
 
     def judge(self, case, observed):
+        if "constant_raised" in observed:
+            return _constant_verdict("grad_forward", observed)
         comparison = compare(observed["gradient"], oracle.gradient(case["f"].build(_jax_ops()), case["w"]),
                              name="the gradient", meaning="one partial derivative per input, the shape of w")
         if not comparison.ok:

@@ -37,7 +37,7 @@ from autograder.exercises.base import oracle
 from course.checks import Comparison, OutOfTime, compare, time_limit
 
 DENSE = ("hessian", "jacfwd", "jacrev")
-NEWTON_SECONDS = 10.0  # per case; the jitted reference needs under 1 s for each, without jit up to about 8 s
+NEWTON_SECONDS = 10.0  # CPU seconds per case; the jitted reference needs under 1 s for each, without jit up to 8 s
 LARGE_N = 20_000
 
 # ---------------------------------------------------------------------------
@@ -70,7 +70,9 @@ def _logistic(rng, n, m=None, lam=1e-2):
     def f(x):
         jnp = _jnp()
         return jnp.sum(jnp.logaddexp(0.0, -y * (A @ x))) + 0.5 * lam * jnp.dot(x, x)
-    return _Function("logistic regression", n, f)
+    out = _Function("logistic regression", n, f)
+    out.lambda_max = 0.25 * np.linalg.norm(A, 2) ** 2 + lam  # softplus'' <= 1/4: H <= A^T A / 4 + lam I
+    return out
 
 
 def _coupled(rng, n):
@@ -111,7 +113,38 @@ def _softplus_chain(rng, n, lam=0.1):
         jnp = _jnp()
         return (jnp.sum(jnp.logaddexp(0.0, a * x[:-1] - b * x[1:] + c)) + 0.5 * lam * jnp.dot(x, x)
                 + jnp.sum(jnp.exp(x / 4)) / n)
-    return _Function("softplus chain", n, f)
+    out = _Function("softplus chain", n, f)
+    # Gershgorin: softplus'' <= 1/4 and a, b <= 2 give row sums <= 1/4 (2 * 2 * 4) = 4, plus lam, plus
+    # exp(x / 4) / (16 n), negligible for |x| < 20: lambda_max <= 5.
+    out.lambda_max = 5.0
+    return out
+
+
+def _double_well(n, coupling=0.1):
+    """sum((x^2 - 1)^2) / 4 + coupling/2 sum((x_{i+1} - x_i)^2): negative definite wherever all |x_i| < 0.3.
+
+    There H = diag(3 x^2 - 1) + coupling L with ||L|| <= 4, so H <= (0.27 - 1 + 0.4) I < 0: the very first CG
+    direction -g has negative curvature, and Newton-CG must fall back on steepest descent at once.
+    """
+    def f(x):
+        jnp = _jnp()
+        return jnp.sum((x ** 2 - 1.0) ** 2) / 4 + 0.5 * coupling * jnp.sum((x[1:] - x[:-1]) ** 2)
+    return _Function("double well (negative curvature at x0)", n, f)
+
+
+# Newton-CG's tolerance must be one its line search can resolve.  The Armijo test compares f at two points;
+# computed in float64, f (a sum of N positive terms, at most f(x0) along a descent path) is off by up to
+# ROUNDING * u * f(x0) (pairwise summation: about log2(N) roundings; 10 covers N = 20,000 with margin).
+# A Newton step from a gradient g lowers f by 1/2 g^T H^{-1} g >= |g|^2 / (2 lambda_max), which must exceed
+# that error RESOLUTION times over; so no tol below sqrt(2 lambda_max RESOLUTION ROUNDING u f(x0)) is fair
+# (below it a correct line search stalls, as the reference did on 3% of seeds at tol = 1e-8 with f ~ 1e4).
+UNIT_ROUNDOFF, ROUNDING, RESOLUTION = 2.2e-16, 10.0, 10.0
+
+
+def resolvable_tol(requested: float, f_at_x0: float, lambda_max: float) -> float:
+    """The requested tolerance, or the smallest one a line search on f can resolve if that is larger."""
+    floor = np.sqrt(2 * lambda_max * RESOLUTION * ROUNDING * UNIT_ROUNDOFF * abs(f_at_x0))
+    return float(max(requested, floor))
 
 
 def _point(rng, n):
@@ -338,23 +371,46 @@ class HessianFromHvps(Exercise):
 
     def cases(self, rng):
         functions = [_coupled(rng, 4), _logistic(rng, 6), _chain(rng, 6)]
-        return [{"f": f, "x": _point(rng, f.n)} for f in functions]
+        cases = [{"f": f, "x": _point(rng, f.n), "hvp": "given"} for f in functions]
+        f = _coupled(rng, 4)  # the default, hvp=None: the student's own forward-over-reverse HVP
+        return cases + [{"f": f, "x": _point(rng, f.n), "hvp": "default"}]
 
     def probe(self, namespace, case):
         given, forward, reverse = CountingHvp(), CountingHvp(), CountingHvp()
         x = case["x"].copy()
         stand_ins = {"hvp_forward_over_reverse": forward, "hvp_reverse_over_reverse": reverse}
         with no_dense_hessian(namespace, self.name), swapped(namespace, stand_ins):
-            H = self.student(namespace)(case["f"], x, hvp=given)
-        return {"H": np.asarray(H, dtype=float), "hvps": given.directions + forward.directions + reverse.directions}
+            if case["hvp"] == "given":
+                H = self.student(namespace)(case["f"], x, hvp=given)
+            else:
+                try:
+                    H = self.student(namespace)(case["f"], x)
+                except Exception as exc:
+                    return {"default_raised": f"{type(exc).__name__}: {exc}"[:300]}
+        return {"H": np.asarray(H, dtype=float), "hvps": given.directions + forward.directions + reverse.directions,
+                "by": {"given": given.directions, "hvp_forward_over_reverse": forward.directions,
+                       "hvp_reverse_over_reverse": reverse.directions}}
 
     def judge(self, case, observed):
         f, x = case["f"], case["x"]
+        if "default_raised" in observed:
+            return Comparison(False, f"`hessian_from_hvps(f, x)` without an hvp (hvp=None, the default) raised "
+                              f"{observed['default_raised']}: when hvp is None, use your hvp_forward_over_reverse.",
+                              diagnosis="default argument")
         comparison = compare(observed["H"], oracle.hessian(f, x), name="the Hessian",
                              meaning="(n, n): column k is H e_k")
         if not comparison.ok:
             return comparison
         n, count = x.size, observed["hvps"]
+        by = {str(k): int(v) for k, v in observed.get("by", {}).items()}
+        source = "given" if case["hvp"] == "given" else "hvp_forward_over_reverse"
+        if count == n and by.get(source) != n:
+            used = ", ".join(k for k, v in by.items() if v)
+            wanted = ("the `hvp` that was passed in" if source == "given"
+                      else "hvp_forward_over_reverse, the default when hvp is None")
+            return Comparison(False, f"`hessian_from_hvps` computed its HVPs with {used} instead of {wanted}: "
+                              "use the hvp argument when one was passed, and hvp_forward_over_reverse when hvp=None.",
+                              diagnosis="hvp argument ignored")
         if count == n:
             return comparison
         if count == n * n:
@@ -375,10 +431,20 @@ class NewtonCg(Exercise):
     def cases(self, rng):
         n = LARGE_N
         start = np.tile([-1.2, 1.0], n // 2) + 0.3 * rng.standard_normal(n)
+        softplus, logistic = _softplus_chain(rng, n), _logistic(rng, 300, m=500, lam=1e-2)
+        x_softplus, x_logistic = 2.0 * rng.standard_normal(n), rng.standard_normal(300)
         return [
-            {"problem": 1, "f": _rosenbrock(n), "x0": start, "tol": 1e-6},
-            {"problem": 2, "f": _softplus_chain(rng, n), "x0": 2.0 * rng.standard_normal(n), "tol": 1e-8},
-            {"problem": 3, "f": _logistic(rng, 300, m=500, lam=1e-2), "x0": rng.standard_normal(300), "tol": 1e-7},
+            # f = 0 at the minimum (1, ..., 1), so f's rounding error vanishes there too: 1e-6 is resolvable.
+            # Called with the defaults (tol=1e-6, max_iter=200), which the other cases override.
+            {"problem": 1, "f": _rosenbrock(n), "x0": start, "tol": 1e-6, "defaults": True},
+            {"problem": 2, "f": softplus, "x0": x_softplus,
+             "tol": resolvable_tol(1e-8, float(oracle.value(softplus, x_softplus)), softplus.lambda_max)},
+            {"problem": 3, "f": logistic, "x0": x_logistic,
+             "tol": resolvable_tol(1e-7, float(oracle.value(logistic, x_logistic)), logistic.lambda_max)},
+            # Negative curvature on the first CG iteration (see _double_well); H <= 3 max x^2 - 1 + 0.4 <= 8
+            # along the way (|x| <= 1.5).
+            {"problem": 4, "f": _double_well(2000), "x0": rng.uniform(-0.25, 0.25, 2000),
+             "tol": resolvable_tol(1e-6, 2000 / 4, 8.0)},
         ]
 
     _gave_up = False
@@ -391,15 +457,16 @@ class NewtonCg(Exercise):
         newton_cg = self.student(namespace)
         stand_ins = {"hvp_forward_over_reverse": _stand_in_forward, "hvp_reverse_over_reverse": _stand_in_reverse}
         x0 = case["x0"].copy()
-        start = time.perf_counter()
+        start = time.process_time()  # CPU seconds, as time_limit counts them
         try:
             with time_limit(NEWTON_SECONDS), no_dense_hessian(namespace, self.name, identity=True), \
                     swapped(namespace, stand_ins):
-                result = newton_cg(case["f"], x0, tol=case["tol"], max_iter=200)
+                result = (newton_cg(case["f"], x0) if case.get("defaults")
+                          else newton_cg(case["f"], x0, tol=case["tol"], max_iter=200))
         except OutOfTime:
             NewtonCg._gave_up = True
             return {"timed_out": NEWTON_SECONDS}
-        seconds = time.perf_counter() - start
+        seconds = time.process_time() - start
         if not (isinstance(result, (tuple, list)) and len(result) == 2):
             length = f" of length {len(result)}" if isinstance(result, (tuple, list)) else ""
             return {"returned": f"one object of type {type(result).__name__}{length}"}
@@ -413,7 +480,8 @@ class NewtonCg(Exercise):
             return Comparison(False, f"not run: an earlier case of `newton_cg` did not finish within "
                               f"{NEWTON_SECONDS:g} s")
         if "timed_out" in observed:
-            return Comparison(False, f"`newton_cg` did not finish within {NEWTON_SECONDS:g} s on {case['f'].__name__} "
+            return Comparison(False, f"`newton_cg` did not finish within {NEWTON_SECONDS:g} s of CPU time on "
+                              f"{case['f'].__name__} "
                               f"(n = {n}, tol = {tol:g}); the model solution needs well under a second. Likely: the "
                               "CG loop has no stopping rule (stop when ||H p + g|| <= eta ||g||, or at negative "
                               "curvature), the Newton loop does not stop at ||grad f|| <= tol, or the line search "
@@ -453,8 +521,14 @@ class NewtonCg(Exercise):
                               f"{norms[-1]:.6g}.")
         if norms.size - 1 > 200:
             return Comparison(False, f"`newton_cg` took {norms.size - 1} iterations; max_iter was 200.")
+        early = np.flatnonzero(norms[:-1] <= tol)
+        if early.size:
+            return Comparison(False, f"`newton_cg` kept iterating after ||grad f|| <= tol: grad_norms[{early[0]}] = "
+                              f"{norms[early[0]]:.3g} <= tol = {tol:g}, yet it took {norms.size - 1 - early[0]} more "
+                              "step(s). The stopping rule is ||grad f(x)|| <= tol, checked before every Newton step.",
+                              diagnosis="stopping rule")
         return Comparison(True, f"converged: ||grad f|| = {norm:.2e} after {norms.size - 1} Newton steps "
-                          f"({observed['seconds']:.2f} s)")
+                          f"({observed['seconds']:.2f} s of CPU time)")
 
 
 def _dense(why: str) -> dict[str, str]:

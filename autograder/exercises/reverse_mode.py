@@ -20,6 +20,8 @@ with the stand-in ``anp`` for the probe, with ``jax.numpy`` for the oracle.
 
 from __future__ import annotations
 
+import contextlib
+
 import math
 from types import SimpleNamespace
 
@@ -193,6 +195,43 @@ def _jax_ops():
     return SimpleNamespace(**{name: getattr(jnp, name) for name in PRIMITIVES})
 
 
+@contextlib.contextmanager
+def _constant_named(case):
+    """For a constant f, an exception becomes an observation the judge can name (else it propagates)."""
+    raised: list[str] = []
+    try:
+        yield raised
+    except Exception as exc:
+        if not case["f"].name.startswith("a constant"):
+            raise
+        raised.append(f"{type(exc).__name__}: {exc}"[:300])
+
+
+def _constant_verdict(what: str, observed: dict) -> Comparison:
+    return Comparison(False, f"here f does not depend on its argument (it returns a constant, not a Var), and "
+                      f"`{what}` raised {observed['constant_raised']}: when f's output is not a Var there is no "
+                      "graph to go back through, and every gradient is zero.", diagnosis="constant output")
+
+
+def _as_tuple(values) -> bool | int:
+    """False for one bare array, else how many entries the tuple (or list) has."""
+    return len(values) if isinstance(values, (tuple, list)) else False
+
+
+def _arity_verdict(what: str, arguments: int, observed: dict) -> Comparison | None:
+    """One argument: the bare array, not a 1-tuple; several: a tuple with one array per argument."""
+    as_tuple = observed.get("as_tuple", False)
+    if arguments == 1 and as_tuple is not False:
+        return Comparison(False, f"{what} returned a tuple of {as_tuple} for a function of one argument; it should "
+                          "return the bare array when f has one argument (a tuple only for several)",
+                          diagnosis="1-tuple instead of a bare array")
+    if arguments > 1 and as_tuple != arguments:
+        got = "a bare array" if as_tuple is False else f"a tuple of {as_tuple}"
+        return Comparison(False, f"{what} returned {got} for a function of {arguments} arguments; it should return "
+                          f"a tuple of {arguments} arrays, one per argument", diagnosis="wrong number of gradients")
+    return None
+
+
 def _arrays(values) -> list:
     values = values if isinstance(values, (tuple, list)) else (values,)
     return [np.asarray(v, dtype=float) for v in values]
@@ -264,6 +303,20 @@ def _matrix_map(rng, n=3, k=4, p=2):
                          lambda ops: lambda X, s: ops.tanh(X @ W) * ops.sqrt(1 + s * s), out_shape=(n, p))
 
 
+def _unused_argument(rng, n=3, p=2):
+    """f(X, b) = sum(c * tanh(X)): b is never used, so its gradient is zero."""
+    c = rng.standard_normal((n, p))
+    return _TestFunction("sum(c * tanh(X)) (b unused)", [(n, p), (p,)],
+                         lambda ops: lambda X, b: ops.sum(ops.tanh(X) * c))
+
+
+def _constant(rng, n=4, out_shape=()):
+    """Does not depend on w: f returns a plain number or array, never a Var, and every gradient is zero."""
+    c = rng.standard_normal(out_shape)
+    return _TestFunction("a constant (f does not depend on w)", [(n,)],
+                         lambda ops: lambda w: c.copy() if out_shape else float(c), out_shape=out_shape)
+
+
 def _point(rng, f: _TestFunction) -> list[np.ndarray]:
     return [rng.uniform(-1.5, 1.5, shape) for shape in f.shapes]
 
@@ -318,7 +371,8 @@ class LectureAdjoints(Exercise):
 class Unbroadcast(Exercise):
     name = "unbroadcast"
     SHAPES = [((3,), (4, 3)), ((4, 1), (4, 3)), ((), (2, 3)), ((1, 3), (5, 4, 3)), ((2, 1, 3), (2, 4, 3)),
-              ((3, 2), (3, 2)), ((1,), (6,))]
+              ((3, 2), (3, 2)), ((1,), (6,)),
+              ((1, 3), (2, 3)), ((4, 1), (4, 2)), ((2,), (2, 2))]  # stretched or prepended axes of length 2
 
     def cases(self, rng):
         return [{"x": rng.standard_normal(x_shape) if x_shape else float(rng.standard_normal()),
@@ -353,6 +407,7 @@ def _operator_cases():
         ("x / y", lambda x, y: x / y, True, True, (3,), (3,)),
         ("1.5 / x", lambda x, y: 1.5 / x, True, False, (3,), ()),
         ("x ** 3.0", lambda x, y: x ** 3.0, True, False, (3,), ()),
+        ("x ** 3.0 (x < 0)", lambda x, y: x ** 3.0, True, False, (3,), ()),
         ("2.0 ** x", lambda x, y: 2.0 ** x, True, False, (3,), ()),
         ("x ** y", lambda x, y: x ** y, True, True, (3,), (3,)),
         ("y @ x (matrix constant @ vector)", lambda x, y: y @ x, True, False, (3,), (4, 3)),
@@ -362,6 +417,8 @@ def _operator_cases():
         ("x.sum()", lambda x, y: x.sum(), True, False, (2, 3), ()),
         ("x.sum(axis=0)", lambda x, y: x.sum(axis=0), True, False, (2, 3), ()),
         ("x.reshape(3, 2)", lambda x, y: x.reshape(3, 2), True, False, (2, 3), ()),
+        ("x.reshape((3, 2))", lambda x, y: x.reshape((3, 2)), True, False, (2, 3), ()),
+        ("x.reshape(-1)", lambda x, y: x.reshape(-1), True, False, (2, 3), ()),
     ]
 
 
@@ -380,7 +437,7 @@ class VarAndPrimitive(Exercise):
     def cases(self, rng):
         cases = []
         for text, (expression, _, _, x_shape, y_shape) in OPERATORS.items():
-            x = rng.uniform(0.5, 2.0, x_shape)
+            x = rng.uniform(0.5, 2.0, x_shape) * (-1 if "(x < 0)" in text else 1)
             y = rng.uniform(0.5, 2.0, y_shape) if y_shape else float(rng.uniform(0.5, 2.0))
             out_shape = np.shape(expression(np.asarray(x), np.asarray(y)))
             cases.append({"operator": text, "x": x, "y": y, "cotangent": rng.standard_normal(out_shape)})
@@ -402,7 +459,12 @@ class VarAndPrimitive(Exercise):
             else:
                 expression, _, y_var, _, _ = OPERATORS[case["operator"]]
                 y = Var(np.asarray(case["y"], dtype=float)) if y_var else case["y"]
-                out, operands = expression(x, y), ([x, y] if y_var else [x])
+                try:
+                    out, operands = expression(x, y), ([x, y] if y_var else [x])
+                except Exception as exc:
+                    if "reshape" not in case["operator"]:
+                        raise
+                    return {"reshape_raised": f"{type(exc).__name__}: {exc}"[:300]}
             if not isinstance(out, Var):
                 return {"is_var": False}
             constant_parents = [p for p, _ in out.parents if not hasattr(p, "parents")]
@@ -415,6 +477,10 @@ class VarAndPrimitive(Exercise):
 
     def judge(self, case, observed):
         jnp = oracle._jax().numpy
+        if "reshape_raised" in observed:
+            return Comparison(False, f"{case['operator']} raised {observed['reshape_raised']}: like NumPy's, "
+                              "Var.reshape must take the new shape as one tuple, x.reshape((3, 2)), or as separate "
+                              "numbers, x.reshape(3, 2)", diagnosis="reshape")
         if case["operator"] == "constants only":
             if observed["constant_is_var"]:
                 return Comparison(False, "a primitive called on constants only (no Var argument) returned a Var; "
@@ -456,11 +522,14 @@ def _rule_cases():
     """(primitive, shapes of the arguments, constants passed after them, keyword arguments, domain)."""
     return [
         ("add", [(4, 3), (3,)], (), {}, "any"), ("add", [(2, 1), (1, 3)], (), {}, "any"),
-        ("subtract", [(3,), (4, 3)], (), {}, "any"), ("multiply", [(4, 3), (4, 1)], (), {}, "any"),
-        ("multiply", [(), (2, 3)], (), {}, "any"),
-        ("divide", [(4, 3), (3,)], (), {}, "positive"), ("power", [(3, 4), (4,)], (), {}, "positive"),
+        ("add", [(1, 3), (2, 3)], (), {}, "any"),
+        ("subtract", [(3,), (4, 3)], (), {}, "any"), ("subtract", [(4, 3), (4, 1)], (), {}, "any"),
+        ("multiply", [(4, 3), (4, 1)], (), {}, "any"), ("multiply", [(), (2, 3)], (), {}, "any"),
+        ("divide", [(4, 3), (3,)], (), {}, "positive"), ("divide", [(2, 1), (2, 3)], (), {}, "positive"),
+        ("power", [(3, 4), (4,)], (), {}, "positive"), ("power", [(4,), (3, 4)], (), {}, "positive"),
         ("matmul", [(4, 3), (3, 2)], (), {}, "any"), ("matmul", [(4, 3), (3,)], (), {}, "any"),
         ("matmul", [(3,), (3, 2)], (), {}, "any"), ("maximum", [(4, 3), (3,)], (), {}, "apart"),
+        ("maximum", [(1, 3), (2, 3)], (), {}, "apart"),
         ("negative", [(4, 3)], (), {}, "any"), ("exp", [(4, 3)], (), {}, "any"),
         ("log", [(4, 3)], (), {}, "positive"), ("tanh", [(4, 3)], (), {}, "any"),
         ("sqrt", [(4, 3)], (), {}, "positive"), ("sum", [(2, 3, 4)], (), {}, "any"),
@@ -482,8 +551,9 @@ class VjpRules(Exercise):
         for name, shapes, constants, kwargs, domain in _rule_cases():
             args = [rng.uniform(0.5, 2.0, s) if domain == "positive" else rng.uniform(-1.5, 1.5, s) for s in shapes]
             if domain == "apart":  # maximum: keep the two arguments apart, away from the kink x == y
-                args[1] = rng.uniform(-1.5, 1.5, shapes[1])
-                args[0] = args[1] + rng.choice([-1.0, 1.0], shapes[0]) * rng.uniform(0.2, 1.0, shapes[0])
+                small, big = sorted((0, 1), key=lambda i: np.prod(shapes[i]))
+                args[small] = rng.uniform(-1.5, 1.5, shapes[small])
+                args[big] = args[small] + rng.choice([-1.0, 1.0], shapes[big]) * rng.uniform(0.2, 1.0, shapes[big])
             if name == "power":
                 args[1] = rng.uniform(-1.5, 2.5, shapes[1])
             ans = getattr(np, name)(*args, *constants, **kwargs)
@@ -673,7 +743,7 @@ class Grad(Exercise):
 
     def cases(self, rng):
         functions = [_layer_sum(rng, 3), _layer_sum(rng, 300), _broadcasting(rng), _fan_out(rng, 5),
-                     _axes_and_shapes(rng)]
+                     _axes_and_shapes(rng), _unused_argument(rng), _constant(rng)]
         cases = [{"f": f, "args": _point(rng, f)} for f in functions]
         relu = _relu(rng, 4)
         cases.append({"f": relu, "args": [self._away_from_kinks(rng, relu)]})
@@ -694,15 +764,22 @@ class Grad(Exercise):
         one_pass(*[_Var(a) for a in args])
         primitives = COUNTS["primitives"]
         f = Counted(one_pass, forbid_ad=True, name="f")
-        with swapped(namespace, _stand_ins("grad")):
+        with swapped(namespace, _stand_ins("grad")), _constant_named(case) as raised:
             _reset_counts()
             grads = self.student(namespace)(f)(*args)
-        return {"grads": _arrays(grads), "calls": f.calls, "rules": COUNTS["rules"],
+        if raised:
+            return {"constant_raised": raised[0]}
+        return {"grads": _arrays(grads), "as_tuple": _as_tuple(grads), "calls": f.calls, "rules": COUNTS["rules"],
                 "primitives": primitives, "unchanged": all(np.array_equal(a, b) for a, b in zip(args, case["args"]))}
 
     def judge(self, case, observed):
         f = case["f"].build(_jax_ops())
         args = case["args"]
+        if "constant_raised" in observed:
+            return _constant_verdict("grad", observed)
+        verdict = _arity_verdict("grad(f)(*args)", len(args), observed)
+        if verdict is not None:
+            return verdict
         expected = tuple(oracle.gradient(f, *args, argnums=tuple(range(len(args)))))
         comparison = compare(tuple(observed["grads"]), expected, name=f"the gradient of {case['f'].name}",
                              meaning="one gradient per argument, shaped like it")
@@ -726,19 +803,27 @@ class Vjp(Exercise):
     name = "vjp"
 
     def cases(self, rng):
-        functions = [_vector_map(rng, 3, 5), _vector_map(rng, 6, 2), _matrix_map(rng), _layer_sum(rng, 4)]
+        functions = [_vector_map(rng, 3, 5), _vector_map(rng, 6, 2), _matrix_map(rng), _layer_sum(rng, 4),
+                     _unused_argument(rng), _constant(rng, 3, (2,))]
         return [{"f": f, "args": _point(rng, f), "u1": rng.standard_normal(f.out_shape),
                  "u2": rng.standard_normal(f.out_shape)} for f in functions]
 
     def probe(self, namespace, case):
         f = Counted(case["f"].build(_ANP), forbid_ad=True, name="f")
-        with swapped(namespace, _stand_ins("vjp")):
+        with swapped(namespace, _stand_ins("vjp")), _constant_named(case) as raised:
             value, pullback = self.student(namespace)(f, *[a.copy() for a in case["args"]])
             first, second = pullback(case["u1"].copy()), pullback(case["u2"].copy())
+        if raised:
+            return {"constant_raised": raised[0]}
         return {"value": np.asarray(value, dtype=float), "first": _arrays(first), "second": _arrays(second),
-                "calls": f.calls}
+                "as_tuple": _as_tuple(first), "calls": f.calls}
 
     def judge(self, case, observed):
+        if "constant_raised" in observed:
+            return _constant_verdict("vjp", observed)
+        verdict = _arity_verdict("the pullback", len(case["args"]), observed)
+        if verdict is not None:
+            return verdict
         value, pullback = oracle.vjp(case["f"].build(_jax_ops()), *case["args"])
         comparison = compare(observed["value"], value, name="the value f(*args)")
         if not comparison.ok:
@@ -839,8 +924,11 @@ class Train(Exercise):
     name = "train"
 
     def cases(self, rng):
-        params, x, y = _network(rng, (3, 4, 2), 6)
-        return [{"params": params, "x": x, "y": y, "steps": 4, "learning_rate": 0.1}]
+        cases = []
+        for sizes in [(3, 4, 2), (3, 2)]:  # (3, 2): one weight matrix, whose pullback returns a bare array
+            params, x, y = _network(rng, sizes, 6)
+            cases.append({"params": params, "x": x, "y": y, "steps": 4, "learning_rate": 0.1})
+        return cases
 
     def probe(self, namespace, case):
         with swapped(namespace, _stand_ins("train")):
@@ -858,9 +946,14 @@ class Train(Exercise):
             params = [W - case["learning_rate"] * dW for W, dW in zip(params, grads)]
         comparison = compare(observed["losses"], np.array(losses), name="the losses before each step",
                              meaning="one loss per step")
-        if not comparison.ok:
-            return comparison
-        return compare(tuple(observed["params"]), tuple(params), name=f"the parameters after {case['steps']} steps")
+        if comparison.ok:
+            comparison = compare(tuple(observed["params"]), tuple(params),
+                                 name=f"the parameters after {case['steps']} steps")
+        if not comparison.ok and len(params) == 1:
+            comparison.message += ("\n  (this network has one weight matrix: its pullback returns a bare array, not "
+                                   "a tuple of one; zip(params, grads) would then pair the matrix with the rows "
+                                   "of its gradient)")
+        return comparison
 
 
 class CheckpointedGrad(Exercise):

@@ -95,3 +95,41 @@ MISTAKES = [
         description='gradient ascent: the step adds the hypergradient',
     ),
 ]
+
+
+def _model(cell: str, old: str, new: str) -> dict[str, str]:
+    """The model answer of one cell with ``old`` replaced by ``new`` (which must occur in it)."""
+    from autograder import notebooks
+    code = notebooks.solutions("04_adjoints")[cell]
+    assert old in code, f"{old!r} is not in the model answer of {cell}"
+    return {cell: code.replace(old, new)}
+
+
+MISTAKES += [
+    Mistake(
+        "nuclear_backward_recomputes_svd",
+        _model("nuclear_norm", "svdvals_vjp(W, g * jnp.ones_like(s), usv=(U, s, Vt))",
+               "svdvals_vjp(W, g * jnp.ones_like(s))"),
+        loses=("test_nuclear_norm",),
+        message="exactly one SVD",
+        description="nuclear_norm's backward pass computes the SVD again instead of reusing the forward's",
+    ),
+    Mistake(
+        "svdvals_vjp_ignores_usv",
+        _model("svdvals_vjp", "jnp.linalg.svd(W, full_matrices=False) if usv is None else usv",
+               "jnp.linalg.svd(W, full_matrices=False)  # even when usv is given"),
+        loses=("test_svdvals_vjp",),
+        message="was given the SVD",
+        description="svdvals_vjp recomputes the SVD although usv was passed",
+    ),
+]
+
+MISTAKES += [
+    Mistake(
+        "solve_primal_transposed",
+        _model("solve", "    return lu_solve(lu_factor(A), b)\n", "    return lu_solve(lu_factor(A), b, trans=1)\n"),
+        loses=("test_solve",),
+        message="called plainly",
+        description="the plain call of solve solves A^T x = b; only solve_fwd (used under jax.vjp) is right",
+    ),
+]

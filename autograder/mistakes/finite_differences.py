@@ -135,6 +135,20 @@ def step_size_errors(f, grad_f, w, steps, method):
         description="absolute instead of relative error",
     ),
     Mistake(
+        "step_errors_arguments_swapped",
+        {"step_size_errors": '''
+def step_size_errors(f, grad_f, w, steps, method):
+    estimator = {"forward": forward_difference, "central": central_difference,
+                 "complex": complex_step}[method]
+    exact = grad_f(w)
+    return np.array([np.linalg.norm(estimator(f, h, w) - exact) / np.linalg.norm(exact)
+                     for h in steps])  # the point and the step swapped
+'''},
+        loses=("test_step_size_errors",),
+        message="a point other than w",
+        description="the estimator called as estimator(f, h, w): point and step swapped",
+    ),
+    Mistake(
         "best_steps_too_small",
         {"best_steps": 'best_steps = {"forward": 1e-16, "central": 1e-5, "complex": 1e-20}'},
         loses=("test_best_steps",),

@@ -64,3 +64,61 @@ def jacobian_forward(f, w):
         description="jacobian_forward loops over outputs: m n + 1 passes instead of n",
     ),
 ]
+
+
+def _model(cell: str, old: str, new: str) -> dict[str, str]:
+    """The model answer of one cell with ``old`` replaced by ``new`` (which must occur in it)."""
+    from autograder import notebooks
+    code = notebooks.solutions("02_forward_mode")[cell]
+    assert old in code, f"{old!r} is not in the model answer of {cell}"
+    return {cell: code.replace(old, new)}
+
+
+MISTAKES += [
+    Mistake(
+        "comparisons_on_tangents",
+        _model("dual_arithmetic", "        return self.value < Dual.lift(other).value\n",
+               "        return self.tangent < Dual.lift(other).tangent\n"),
+        loses=("test_dual_arithmetic",),
+        message="must compare their values",
+        description="Dual < Dual compares the tangents instead of the values",
+    ),
+    Mistake(
+        "less_than_not_strict",
+        _model("dual_arithmetic", "        return self.value < Dual.lift(other).value\n",
+               "        return self.value <= Dual.lift(other).value\n"),
+        loses=("test_dual_arithmetic",),
+        message="must be strict",
+        description="Dual.__lt__ written with <=: x < x is True",
+    ),
+    Mistake(
+        "getitem_whole_tangent",
+        _model("dual_arithmetic", "return Dual(self.value[index], self.tangent[index])",
+               "return Dual(self.value[index], self.tangent)"),
+        loses=("test_dual_arithmetic",),
+        message="Dual.__getitem__",
+        description="indexing a Dual indexes the value but keeps the whole tangent",
+    ),
+    Mistake(
+        "power_log_term_always",
+        _model("power", "    if np.any(b.tangent != 0):  # the exponent varies: d(a^b)/db = a^b log a\n"
+                        "        tangent = tangent + value * np.log(a.value) * b.tangent\n",
+               "    tangent = tangent + value * np.log(a.value) * b.tangent  # even for a constant exponent\n"),
+        loses=("test_power",),
+        message="constant exponent",
+        description="x ** 3 adds x^3 log(x) * 0, NaN for a negative x",
+    ),
+    # (A jvp mistake would also cost jacobian_forward in plain nbgrader: that cell's visible check uses `layer`,
+    # defined after the hidden tests of jvp's cell, which stop at their first failure.)
+    Mistake(
+        "grad_forward_assumes_a_dual",
+        {"grad_forward": '''
+def grad_forward(f, w):
+    w = np.asarray(w, dtype=float)
+    return np.array([f(Dual(w, e)).tangent for e in np.eye(len(w))])  # f(Dual) may be a plain number
+'''},
+        loses=("test_grad_forward",),
+        message="does not depend on w",
+        description="grad_forward reads f(Dual).tangent even when f returned a constant",
+    ),
+]

@@ -53,3 +53,45 @@ MISTAKES = [
         description='CG runs its full n iterations at every Newton step: no residual test',
     ),
 ]
+
+
+def _model(cell: str, old: str, new: str) -> dict[str, str]:
+    """The model answer of one cell with ``old`` replaced by ``new`` (which must occur in it)."""
+    from autograder import notebooks
+    code = notebooks.solutions("05_hvp")[cell]
+    assert old in code, f"{old!r} is not in the model answer of {cell}"
+    return {cell: code.replace(old, new)}
+
+
+MISTAKES += [
+    Mistake(
+        "hessian_ignores_hvp_argument",
+        _model("hessian_from_hvps", "    if hvp is None:\n        hvp = hvp_forward_over_reverse\n",
+               "    hvp = hvp_forward_over_reverse  # always its own HVP, whatever was passed\n"),
+        loses=("test_hessian_from_hvps",),
+        message="that was passed in",
+        description="hessian_from_hvps ignores its hvp argument",
+    ),
+    Mistake(
+        "hessian_default_not_handled",
+        _model("hessian_from_hvps", "    if hvp is None:\n        hvp = hvp_forward_over_reverse\n", ""),
+        loses=("test_hessian_from_hvps",),
+        message="hvp=None",
+        description="hessian_from_hvps calls hvp even when it is None (the default)",
+    ),
+    Mistake(
+        "newton_ignores_tol",
+        _model("newton_cg", "while grad_norms[-1] > tol and len(grad_norms) <= max_iter:",
+               "while len(grad_norms) <= max_iter:  # every step, converged or not"),
+        loses=("test_newton_cg",),
+        message="kept iterating after",
+        description="Newton-CG runs all max_iter steps, never checking tol",
+    ),
+    Mistake(
+        "cg_first_negative_curvature_returns_zero",
+        _model("newton_cg", "            return -g if i == 0 else p\n", "            return p\n"),
+        loses=("test_newton_cg",),
+        message="did not converge on double well",
+        description="truncated CG returns p = 0 when the first direction has negative curvature",
+    ),
+]

@@ -105,3 +105,52 @@ MISTAKES = [
         description='checkpointed_grad returns the plain gradient and the right count, but builds the whole graph',
     ),
 ]
+
+
+def _model(cell: str, old: str, new: str) -> dict[str, str]:
+    """The model answer of one cell with ``old`` replaced by ``new`` (which must occur in it)."""
+    from autograder import notebooks
+    code = notebooks.solutions("03_reverse_mode")[cell]
+    assert old in code, f"{old!r} is not in the model answer of {cell}"
+    return {cell: code.replace(old, new)}
+
+
+MISTAKES += [
+    Mistake(
+        "grad_one_argument_tuple",
+        _model("grad", "        return grads[0] if len(grads) == 1 else grads\n", "        return grads\n"),
+        loses=("test_grad",),
+        message="bare array",
+        description="grad returns a 1-tuple where f has one argument",
+    ),
+    Mistake(
+        "grad_assumes_a_var",
+        _model("grad", "        if isinstance(output, Var):\n            backward(output)\n",
+               "        backward(output)\n"),
+        loses=("test_grad",),
+        message="does not depend on its argument",
+        description="grad runs backward on f's output even when it is a constant, not a Var",
+    ),
+    Mistake(
+        "train_one_matrix_not_wrapped",
+        _model("train", "        grads = grads if isinstance(grads, tuple) else (grads,)\n", ""),
+        loses=("test_train",),
+        message="one weight matrix",
+        description="train zips params with a bare gradient array when the network has one weight matrix",
+    ),
+    Mistake(
+        "subtract_rule_second_not_unbroadcast",
+        _model("vjp_rules", "lambda g, ans, x, y: unbroadcast(y, -g))", "lambda g, ans, x, y: -g)"),
+        loses=("test_vjp_rules",),
+        message="summed back to the argument's shape",
+        description="the subtract rule for the second operand forgets unbroadcast",
+    ),
+    Mistake(
+        "reshape_without_tuple",
+        _model("var", "        return anp.reshape(self, shape[0] if len(shape) == 1 else shape)\n",
+               "        return anp.reshape(self, shape)  # fine for x.reshape(3, 2), not x.reshape((3, 2))\n"),
+        loses=("test_var",),
+        message="as one tuple",
+        description="Var.reshape(*shape) passes the 1-tuple ((3, 2),) on to np.reshape",
+    ),
+]
