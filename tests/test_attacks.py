@@ -20,6 +20,7 @@ import os
 import resource
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -153,6 +154,7 @@ def _grade_the_attacks(base: Path) -> dict:
     submissions = _more_submissions(course, listener.port, sentinel)
     submissions.update({attack.name: catalogue.submission(attack, course) for attack in catalogue.ATTACKS})
     students = demo.write_submissions(course, A, submissions)
+    before = sorted(str(p) for p in Path(tempfile.gettempdir()).glob("sandbox-*"))  # other graders' folders
     # The victim is graded alone first, then everyone (the victim again included) in parallel.
     pipeline.grade(course, A, ["victim"], jobs=1, limits=LIMITS)
     victim_before = grading.results(course, A)["victim"]
@@ -160,7 +162,8 @@ def _grade_the_attacks(base: Path) -> dict:
     time.sleep(5)  # give a surviving background process time to act
     listener.stop = True
     grading.generate_feedback(course, A)
-    facts = {"students": students, "connections": listener.connections,
+    left = sorted(str(p) for p in Path(tempfile.gettempdir()).glob("sandbox-*") if str(p) not in before)
+    facts = {"students": students, "connections": listener.connections, "sandbox_folders_left": left,
              "victim_before": {gid: c.score for gid, c in victim_before.cells.items()},
              "victim_total_before": victim_before.score,
              "max_rss_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}
@@ -255,8 +258,7 @@ def test_nothing_outside_the_sandbox_changed(attacked):
     assert not _sandbox_processes(uids)
     victim_file = attacked["course"] / "submitted" / "victim" / A / "finite_differences.ipynb"
     assert "pwned" not in victim_file.read_text()
-    leftovers = list(Path("/tmp").glob("sandbox-*/channel"))
-    assert not [p for p in leftovers if time.time() - p.stat().st_mtime > 600]
+    assert attacked["sandbox_folders_left"] == []  # each sandbox's folders removed when it ended
 
 
 # ---------------------------------------------------------------------------------------------------------
