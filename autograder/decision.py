@@ -13,10 +13,11 @@ runs (``tests/test_decision.py``); the nbgrader preprocessor around it
 from __future__ import annotations
 
 from autograder import integrity, judge, sanitize
+from autograder.execution import CPU_LIMIT, DIED, WALL_LIMIT
 from autograder.status import CRASHED, FLAGGED, GRADED, TIMED_OUT, SubmissionStatus
 
 # The run's outcome, decided by the trusted executor, as the submission's status.
-OUTCOME_STATUS = {"cpu limit": TIMED_OUT, "wall limit": TIMED_OUT, "kernel died": CRASHED}
+OUTCOME_STATUS = {CPU_LIMIT: TIMED_OUT, WALL_LIMIT: TIMED_OUT, DIED: CRASHED}
 
 
 def decide(nb, source_nb, assignment: str, run, status: SubmissionStatus, *, forbid_ad=(), forbid_calls=None):
@@ -26,7 +27,7 @@ def decide(nb, source_nb, assignment: str, run, status: SubmissionStatus, *, for
     status.sandbox_uid = run.uid
     if run.outcome in OUTCOME_STATUS:
         status.status = OUTCOME_STATUS[run.outcome]
-        status.wall_limited = run.outcome == "wall limit"
+        status.wall_limited = run.outcome == WALL_LIMIT
     status.reasons += run.reasons
     judge.fill_outputs(nb, run.cells)
     verdicts = {gid: judge.judge_exercise(assignment, exercise, run.cases.get(exercise), run.observations.get(exercise))

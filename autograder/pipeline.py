@@ -24,13 +24,13 @@ import sys
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 
 from autograder import notebooks, preflight, status as status_mod
-from autograder.status import CRASHED, FLAGGED, GRADED, MALFORMED, TIMED_OUT, SubmissionStatus
+from autograder.status import CRASHED, GRADED, MALFORMED, SubmissionStatus
 
 STAGED = "staged"
 
